@@ -1,0 +1,139 @@
+"""The importer interface: ``detect(path) -> bool`` and ``parse(source) -> Iterator[...]``.
+
+An importer reads one export and yields canonical items (``Record``, ``Amendment``,
+``Event``) or ``Rejected`` for an input record it cannot read, with where and why. It never
+raises for bad input: the ingest service decides whether a rejection fails the whole file
+(default: nothing is committed) or is quarantined (``--skip-bad``). ``parse`` must stream:
+memory stays flat whatever the size of the file.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Protocol
+from zoneinfo import ZoneInfo
+
+from chatcustody.model import Item, to_epoch_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An input record the importer could not read: where it is, what is wrong, its text."""
+
+    line: int | None
+    reason: str
+    raw: str = ""
+    record: str | None = None
+
+
+ParseResult = Item | Rejected
+
+
+class SourceInput:
+    """The export being imported: a file, a folder, or a zip, plus the assumed zone."""
+
+    def __init__(self, path: Path, tz: ZoneInfo) -> None:
+        self.path = path
+        self.tz = tz
+        self._zip: zipfile.ZipFile | None = None
+
+    @property
+    def is_zip(self) -> bool:
+        """Return True when the export is a zip file."""
+        return self.path.is_file() and zipfile.is_zipfile(self.path)
+
+    def open(self) -> IO[bytes]:
+        """Open the export file itself for binary reading."""
+        return self.path.open("rb")
+
+    def zip(self) -> zipfile.ZipFile:
+        """Return the open zip of a zipped export."""
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip
+
+    def members(self) -> list[str]:
+        """Return the member paths of a zip or folder export, POSIX style, sorted."""
+        if self.path.is_dir():
+            return sorted(
+                p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()
+            )
+        return sorted(n for n in self.zip().namelist() if not n.endswith("/"))
+
+    def open_member(self, name: str) -> IO[bytes]:
+        """Open a member of a zip or folder export."""
+        if self.path.is_dir():
+            return (self.path / PurePosixPath(name)).open("rb")
+        return self.zip().open(name)
+
+    def attachment(self, rel: str) -> IO[bytes] | None:
+        """Open an attachment named relative to the export; None when it is absent.
+
+        For a single file, paths are relative to the file's folder; for a folder or zip,
+        relative to its root. Paths that climb out of the export are refused (None).
+        """
+        posix = PurePosixPath(rel.replace("\\", "/"))
+        if posix.is_absolute() or ".." in posix.parts:
+            return None
+        if self.is_zip:
+            try:
+                return self.zip().open(str(posix))
+            except KeyError:
+                return None
+        base = self.path if self.path.is_dir() else self.path.parent
+        candidate = base / posix
+        return candidate.open("rb") if candidate.is_file() else None
+
+    def close(self) -> None:
+        """Release the zip handle, if any."""
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+
+class Importer(Protocol):
+    """One source format."""
+
+    name: str
+    description: str
+    detect_order: int  # lower is tried first; generic formats use 90+
+
+    def detect(self, path: Path) -> bool:
+        """Return True when ``path`` looks like this format (cheap: reads a few KB)."""
+
+    def parse(self, source: SourceInput) -> Iterator[ParseResult]:
+        """Yield the export's items in file order, or Rejected for unreadable ones."""
+
+
+def offset_minutes(dt: datetime) -> int:
+    """Return the UTC offset of an aware datetime in whole minutes."""
+    off = dt.utcoffset()
+    if off is None:
+        raise ValueError("naive datetime")
+    return int(off.total_seconds() // 60)
+
+
+def local_to_utc(naive: datetime, tz: ZoneInfo) -> tuple[int, int]:
+    """Interpret a naive local time in ``tz``; return (UTC ms, offset minutes)."""
+    aware = naive.replace(tzinfo=tz)
+    return to_epoch_ms(aware), offset_minutes(aware)
+
+
+def epoch_ms_with_zone(ms: int, tz: ZoneInfo) -> tuple[int, int]:
+    """Return (ms, offset minutes of ``tz`` at that instant) for a zone-less epoch time."""
+    return ms, offset_minutes(datetime.fromtimestamp(ms / 1000, tz))
+
+
+def head_bytes(path: Path, n: int = 8192) -> bytes:
+    """Return the first ``n`` bytes of a file (empty for folders and unreadable paths)."""
+    if not path.is_file():
+        return b""
+    try:
+        with path.open("rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""

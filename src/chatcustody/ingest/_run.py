@@ -1,0 +1,237 @@
+"""The import use case: acquire each file, validate it whole, then ingest it in batches.
+
+Order of work for one file, and why:
+
+1. Hash the original (SHA-256, SM3). A file already imported completely is a no-op.
+2. Parse it once without writing: any bad record rejects the whole file with its first
+   problems (file, line, reason) and nothing is committed — not even the acquisition.
+3. Acquire it (encrypted original + custody event), unless a crashed run already did.
+4. Parse again and commit in batches; each batch is atomic with its signed tree head.
+   Keys already stored are skipped, so re-running after a crash finishes exactly once.
+5. Mark the source complete and audit the import's counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import update
+
+from chatcustody._env import now_ms
+from chatcustody.audit import append_audit
+from chatcustody.errors import BadInputError, ChatCustodyError, InputProblem, UsageError
+from chatcustody.importers import Rejected, SourceInput, choose
+from chatcustody.ingest._acquire import AcquiredSource, acquire, digest_original, find_source
+from chatcustody.ingest._keys import Keyer
+from chatcustody.ingest._writer import BatchCounts, BatchWriter
+from chatcustody.model import Amendment, Item, Record
+from chatcustody.store import schema as t
+from chatcustody.vault import Vault, check_zone
+
+MAX_PROBLEMS_SHOWN: Final[int] = 20
+
+Progress = Callable[[str, int, int | None], None]
+"""Callback (phase, done, total) for progress bars; total None when unknown."""
+
+
+@dataclass
+class FileResult:
+    """What importing one file did."""
+
+    path: Path
+    format: str
+    source: AcquiredSource | None = None
+    already_imported: bool = False
+    counts: BatchCounts = field(default_factory=BatchCounts)
+    error: ChatCustodyError | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return this file's entry for ``import --json``."""
+        out: dict[str, Any] = {
+            "path": str(self.path),
+            "format": self.format,
+            "already_imported": self.already_imported,
+            "imported": self.counts.imported,
+            "duplicates": self.counts.duplicates,
+            "amendments": self.counts.amendments,
+            "events": self.counts.events,
+            "attachments": self.counts.attachments,
+        }
+        if self.source:
+            out.update(self.source.to_json())
+        return out
+
+
+@dataclass
+class ImportSummary:
+    """What an import of one or more files did."""
+
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Return True when no file failed."""
+        return all(f.error is None for f in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the ``import --json`` contract."""
+        total = BatchCounts()
+        for f in self.files:
+            total.add(f.counts)
+        errors: list[dict[str, Any]] = []
+        for f in self.files:
+            if isinstance(f.error, BadInputError):
+                errors.extend(
+                    {"path": p.path, "line": p.line, "record": p.record, "reason": p.reason}
+                    for p in f.error.problems
+                )
+            elif f.error is not None:
+                errors.append(
+                    {"path": str(f.path), "line": None, "record": None, "reason": str(f.error)}
+                )
+        return {
+            "imported": total.imported,
+            "duplicates": total.duplicates,
+            "conversations": len(total.conversations),
+            "amendments": total.amendments,
+            "events": total.events,
+            "attachments": total.attachments,
+            "sources": [f.source.to_json() for f in self.files if f.source],
+            "files": [f.to_json() for f in self.files],
+            "errors": errors,
+        }
+
+
+def _validate(
+    path: Path, source: SourceInput, items: Iterator[Any], progress: Progress | None
+) -> int:
+    """Parse the whole file without writing; raise BadInputError listing its problems."""
+    problems: list[InputProblem] = []
+    bad = 0
+    count = 0
+    for item in items:
+        if isinstance(item, Rejected):
+            bad += 1
+            if len(problems) < MAX_PROBLEMS_SHOWN:
+                problems.append(InputProblem(str(path), item.line, item.reason, item.record))
+            continue
+        count += 1
+        if isinstance(item, Record):
+            for a in item.attachments:
+                if a.included and a.path is not None:
+                    stream = source.attachment(a.path)
+                    if stream is None:
+                        bad += 1
+                        if len(problems) < MAX_PROBLEMS_SHOWN:
+                            problems.append(
+                                InputProblem(
+                                    str(path),
+                                    item.line,
+                                    f"attachment path {a.path!r} does not exist in the export",
+                                    item.message_id,
+                                )
+                            )
+                    else:
+                        stream.close()
+        if progress and count % 10_000 == 0:
+            progress("validate", count, None)
+    if bad:
+        raise BadInputError(problems, bad)
+    return count
+
+
+def _batches(items: Iterator[Any], keyer: Keyer, size: int) -> Iterator[list[tuple[Item, bytes]]]:
+    batch: list[tuple[Item, bytes]] = []
+    for item in items:
+        if isinstance(item, Record):
+            key = keyer.record(item)
+        elif isinstance(item, Rejected):  # validated away; unreachable unless the file changed
+            raise BadInputError([InputProblem("?", item.line, item.reason)])
+        elif isinstance(item, Amendment):
+            key = keyer.amendment(item)
+        else:
+            key = keyer.event(item)
+        batch.append((item, key))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_file(
+    vault: Vault,
+    path: Path,
+    format_name: str | None = None,
+    tz: str | None = None,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> FileResult:
+    """Import one export file; errors are returned in the result, never half-committed."""
+    zone = check_zone(tz or vault.default_tz)
+    if not path.exists():
+        return FileResult(path, format_name or "?", error=UsageError(f"{path}: no such file"))
+    try:
+        importer = choose(path, format_name)
+    except UsageError as exc:
+        return FileResult(path, format_name or "?", error=exc)
+    result = FileResult(path, importer.name)
+    source = SourceInput(path, zone)
+    try:
+        original = digest_original(path)
+        with vault.engine.connect() as conn:
+            known = find_source(conn, original.digest.sha256)
+        if known is not None and known[1] == "complete":
+            result.already_imported = True
+            result.source = AcquiredSource(known[0], path, original.digest, known[1], new=False)
+            return result
+        total = _validate(path, source, importer.parse(source), progress)
+        result.source = acquire(vault, original, importer.name, actor)
+        writer = BatchWriter(vault, result.source.id, source)
+        keyer = Keyer(vault.blinder)
+        for batch in _batches(importer.parse(source), keyer, vault.settings.batch_size):
+            result.counts.add(writer.write(batch))
+            if progress:
+                progress("import", result.counts.imported + result.counts.duplicates, total)
+        _finish(vault, result, actor)
+    except ChatCustodyError as exc:
+        result.error = exc
+    finally:
+        source.close()
+    return result
+
+
+def _finish(vault: Vault, result: FileResult, actor: str | None) -> None:
+    assert result.source is not None
+    with vault.engine.begin() as conn:
+        writer = vault.ledger_writer(conn)
+        conn.execute(
+            update(t.sources).where(t.sources.c.id == result.source.id).values(status="complete")
+        )
+        append_audit(
+            vault,
+            conn,
+            writer,
+            "import.finish",
+            {"source_id": result.source.id, **result.to_json()},
+            actor,
+        )
+        writer.commit_head(now_ms())
+
+
+def import_paths(
+    vault: Vault,
+    paths: Sequence[Path],
+    format_name: str | None = None,
+    tz: str | None = None,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import several files; each file commits fully or not at all."""
+    summary = ImportSummary()
+    for path in paths:
+        summary.files.append(import_file(vault, path, format_name, tz, actor, progress))
+    return summary

@@ -1,0 +1,362 @@
+"""Write one batch of parsed items in one transaction: rows, leaves and a signed head.
+
+A batch either commits whole (records, their conversations and participants, attachment
+blobs, ledger leaves and the signed tree head) or not at all. Items whose dedupe key is
+already stored are counted as duplicates and skipped: re-running an interrupted import
+finishes it exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import Connection, insert, select
+
+from chatcustody._env import now_ms
+from chatcustody.crypto import FieldCipher, new_key
+from chatcustody.errors import BadInputError, InputProblem
+from chatcustody.importers import SourceInput
+from chatcustody.ingest._acquire import digest_stream, put_blob
+from chatcustody.ingest._keys import message_key
+from chatcustody.ledger import LedgerWriter
+from chatcustody.model import Amendment, Attachment, Event, Item, Record
+from chatcustody.rows import conversation_aad, participant_name_aad, seal_row
+from chatcustody.store import schema as t
+from chatcustody.vault import Vault, key_purpose, next_id
+
+_IN_CHUNK: Final[int] = 500  # bound parameters per IN (...) lookup
+
+
+@dataclass
+class BatchCounts:
+    """What one or more batches did."""
+
+    imported: int = 0
+    duplicates: int = 0
+    amendments: int = 0
+    events: int = 0
+    attachments: int = 0
+    conversations: set[int] = field(default_factory=set)
+    new_conversations: int = 0
+    new_participants: int = 0
+
+    def add(self, other: BatchCounts) -> None:
+        """Accumulate another batch's counts."""
+        self.imported += other.imported
+        self.duplicates += other.duplicates
+        self.amendments += other.amendments
+        self.events += other.events
+        self.attachments += other.attachments
+        self.conversations |= other.conversations
+        self.new_conversations += other.new_conversations
+        self.new_participants += other.new_participants
+
+
+def record_fields(r: Record, attachments: Sequence[Attachment]) -> dict[str, Any]:
+    """Return the committed, encrypted fields of a record (the canonical message)."""
+    return {
+        "platform": r.platform,
+        "conversation_id": r.conversation_id,
+        "conversation_name": r.conversation_name,
+        "conversation_kind": r.conversation_kind.value,
+        "message_id": r.message_id,
+        "sender_id": r.sender_id,
+        "sender_name": r.sender_name,
+        "timestamp_ms": r.timestamp_ms,
+        "utc_offset_min": r.utc_offset_min,
+        "type": r.type.value,
+        "text": r.text,
+        "reply_to": r.reply_to,
+        "target_id": r.target_id,
+        "attachments": [a.to_json() for a in attachments],
+        "raw": r.raw,
+    }
+
+
+class BatchWriter:
+    """Writes batches for one source, caching conversations and participants across them."""
+
+    def __init__(self, vault: Vault, source_id: int, source: SourceInput) -> None:
+        self._vault = vault
+        self._source_id = source_id
+        self._source = source
+        self._conversations: dict[tuple[str, str], int] = {}
+        self._participants: dict[tuple[str, str], tuple[int, str | None]] = {}
+
+    def write(self, items: Sequence[tuple[Item, bytes]]) -> BatchCounts:
+        """Commit one batch of (item, dedupe key); return what it did."""
+        try:
+            with self._vault.engine.begin() as conn:
+                writer = self._vault.ledger_writer(conn)
+                counts = self._write(conn, writer, items)
+                writer.commit_head(now_ms())
+            return counts
+        except BaseException:
+            # Rows created in the rolled-back transaction must not stay cached.
+            self._conversations.clear()
+            self._participants.clear()
+            self._vault.forget_ciphers()
+            raise
+
+    def _write(
+        self, conn: Connection, writer: LedgerWriter, items: Sequence[tuple[Item, bytes]]
+    ) -> BatchCounts:
+        counts = BatchCounts()
+        existing = self._existing_keys(conn, [k for _, k in items])
+        seen: set[bytes] = set()
+        record_rows: list[dict[str, Any]] = []
+        amend_rows: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        next_record = next_id(conn, t.records)
+        next_amend = next_id(conn, t.amendments)
+        next_event = next_id(conn, t.events)
+        for item, key in items:
+            if key in existing or key in seen:
+                counts.duplicates += 1
+                continue
+            seen.add(key)
+            if isinstance(item, Record):
+                conv_id, cipher = self._conversation(conn, item, counts)
+                sender_id = self._participant(
+                    conn, item.platform, item.sender_id, item.sender_name, item.timestamp_ms, counts
+                )
+                attachments = [self._attachment(conn, a, item, counts) for a in item.attachments]
+                row: dict[str, Any] = {
+                    "id": next_record,
+                    "conversation_id": conv_id,
+                    "sender_id": sender_id,
+                    "ts_ms": item.timestamp_ms,
+                    "utc_offset_min": item.utc_offset_min,
+                    "type": item.type.value,
+                    "dedupe": key,
+                    "source_id": self._source_id,
+                }
+                record_rows.append(
+                    seal_row("records", row, record_fields(item, attachments), cipher, writer)
+                )
+                next_record += 1
+                counts.imported += 1
+                counts.conversations.add(conv_id)
+            elif isinstance(item, Amendment):
+                conv_id, cipher = self._conversation_for_amendment(conn, item, counts)
+                row = {
+                    "id": next_amend,
+                    "conversation_id": conv_id,
+                    "target_key": message_key(
+                        self._vault.blinder, item.platform, item.conversation_id, item.message_id
+                    ),
+                    "action": item.action,
+                    "ts_ms": item.timestamp_ms,
+                    "utc_offset_min": item.utc_offset_min,
+                    "dedupe": key,
+                    "source_id": self._source_id,
+                }
+                fields = {
+                    "platform": item.platform,
+                    "conversation_id": item.conversation_id,
+                    "message_id": item.message_id,
+                    "action": item.action,
+                    "timestamp_ms": item.timestamp_ms,
+                    "utc_offset_min": item.utc_offset_min,
+                    "actor_id": item.actor_id,
+                    "text": item.text,
+                    "raw": item.raw,
+                }
+                amend_rows.append(seal_row("amendments", row, fields, cipher, writer))
+                next_amend += 1
+                counts.amendments += 1
+            else:
+                assert isinstance(item, Event)
+                row = {
+                    "id": next_event,
+                    "ts_ms": item.timestamp_ms,
+                    "utc_offset_min": item.utc_offset_min,
+                    "category": item.category,
+                    "dedupe": key,
+                    "source_id": self._source_id,
+                }
+                fields = {
+                    "source": item.source,
+                    "actor": item.actor,
+                    "category": item.category,
+                    "text": item.text,
+                    "timestamp_ms": item.timestamp_ms,
+                    "utc_offset_min": item.utc_offset_min,
+                    "raw": item.raw,
+                }
+                event_rows.append(
+                    seal_row("events", row, fields, self._vault.service_cipher("events"), writer)
+                )
+                next_event += 1
+                counts.events += 1
+        for table, rows in (
+            (t.records, record_rows),
+            (t.amendments, amend_rows),
+            (t.events, event_rows),
+        ):
+            if rows:
+                conn.execute(insert(table), rows)
+        return counts
+
+    def _existing_keys(self, conn: Connection, keys: list[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        for table in (t.records, t.amendments, t.events):
+            for i in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[i : i + _IN_CHUNK]
+                found.update(
+                    bytes(k)
+                    for (k,) in conn.execute(
+                        select(table.c.dedupe).where(table.c.dedupe.in_(chunk))
+                    )
+                )
+        return found
+
+    def _conversation(
+        self, conn: Connection, r: Record, counts: BatchCounts
+    ) -> tuple[int, FieldCipher]:
+        return self._conversation_by(
+            conn,
+            r.platform,
+            r.conversation_id,
+            r.conversation_name,
+            r.conversation_kind.value,
+            counts,
+        )
+
+    def _conversation_for_amendment(
+        self, conn: Connection, a: Amendment, counts: BatchCounts
+    ) -> tuple[int, FieldCipher]:
+        return self._conversation_by(conn, a.platform, a.conversation_id, "", "direct", counts)
+
+    def _conversation_by(
+        self,
+        conn: Connection,
+        platform: str,
+        source_id: str,
+        name: str,
+        kind: str,
+        counts: BatchCounts,
+    ) -> tuple[int, FieldCipher]:
+        cache_key = (platform, source_id)
+        conv_id = self._conversations.get(cache_key)
+        if conv_id is None:
+            source_key = self._vault.blinder.blind(platform, "conversation", source_id)
+            found = conn.execute(
+                select(t.conversations.c.id).where(
+                    t.conversations.c.platform == platform,
+                    t.conversations.c.source_key == source_key,
+                )
+            ).scalar_one_or_none()
+            if found is None:
+                conv_id = next_id(conn, t.conversations)
+                dek = new_key()
+                version, sealed = self._vault.keyring.wrap(
+                    dek, key_purpose("conversation", conv_id)
+                )
+                row: dict[str, Any] = {
+                    "id": conv_id,
+                    "platform": platform,
+                    "source_key": source_key,
+                    "kind": kind,
+                }
+                cipher = self._vault.remember_cipher(conv_id, dek)
+                row.update(
+                    mk_version=version,
+                    dek_sealed=sealed,
+                    name_enc=cipher.seal(name.encode("utf-8"), conversation_aad(row)),
+                    created_ms=now_ms(),
+                )
+                conn.execute(insert(t.conversations).values(**row))
+                counts.new_conversations += 1
+            else:
+                conv_id = int(found)
+            self._conversations[cache_key] = conv_id
+        return conv_id, self._vault.conversation_cipher(conn, conv_id)
+
+    def _participant(
+        self,
+        conn: Connection,
+        platform: str,
+        source_id: str,
+        name: str,
+        seen_ms: int,
+        counts: BatchCounts,
+    ) -> int:
+        cache_key = (platform, source_id)
+        cached = self._participants.get(cache_key)
+        directory = self._vault.service_cipher("directory")
+        if cached is None:
+            source_key = self._vault.blinder.blind(platform, "participant", source_id)
+            found = conn.execute(
+                select(t.participants.c.id).where(
+                    t.participants.c.platform == platform, t.participants.c.source_key == source_key
+                )
+            ).scalar_one_or_none()
+            if found is None:
+                pid = next_id(conn, t.participants)
+                conn.execute(
+                    insert(t.participants).values(
+                        id=pid, platform=platform, source_key=source_key, created_ms=now_ms()
+                    )
+                )
+                counts.new_participants += 1
+                cached = (pid, None)
+            else:
+                pid = int(found)
+                cached = (pid, latest_name(conn, directory, pid))
+        pid, last = cached
+        if name and name != last:
+            name_id = next_id(conn, t.participant_names)
+            row: dict[str, Any] = {"id": name_id, "participant_id": pid, "seen_ms": seen_ms}
+            row["name_enc"] = directory.seal(name.encode("utf-8"), participant_name_aad(row))
+            conn.execute(insert(t.participant_names).values(**row))
+            last = name
+        self._participants[cache_key] = (pid, last)
+        return pid
+
+    def _attachment(
+        self, conn: Connection, a: Attachment, r: Record, counts: BatchCounts
+    ) -> Attachment:
+        if not a.included or a.path is None:
+            return Attachment(a.name, a.mime, a.path, included=False)
+        stream = self._source.attachment(a.path)
+        if stream is None:
+            raise BadInputError(
+                [InputProblem(str(self._source.path), r.line, f"attachment {a.path!r} is missing")]
+            )
+        with stream:
+            digest = digest_stream(stream)
+
+        def reopen() -> Any:
+            again = self._source.attachment(a.path or "")
+            assert again is not None
+            return again
+
+        blob_id = put_blob(self._vault, conn, digest, reopen)
+        name = conn.execute(select(t.blobs.c.name).where(t.blobs.c.id == blob_id)).scalar_one()
+        counts.attachments += 1
+        return Attachment(a.name, a.mime, a.path, True, digest.size, digest.sha256, str(name))
+
+
+def latest_name(conn: Connection, directory: FieldCipher, participant_id: int) -> str | None:
+    """Return a participant's most recent display name."""
+    row = (
+        conn.execute(
+            select(t.participant_names)
+            .where(t.participant_names.c.participant_id == participant_id)
+            .order_by(t.participant_names.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        return None
+    return directory.open(
+        bytes(row["name_enc"]), participant_name_aad(row), f"participant name {row['id']}"
+    ).decode("utf-8")
+
+
+__all__ = ["BatchCounts", "BatchWriter", "latest_name"]

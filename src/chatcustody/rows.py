@@ -1,0 +1,143 @@
+"""Sealed, ledgered rows: the one place that says how a row is encrypted and committed.
+
+Every ledgered row (record, source, amendment, event, audit) is written and checked here:
+
+- its content fields go into a sealed JSON payload ``{"fields": {...}, "seed": hex}``;
+- the payload's AAD is ``table | clear column values`` in the order of ``CLEAR_COLUMNS``,
+  so no clear column can be edited, and no payload moved to another row, undetected;
+- its ledger leaf commits to each field through a salted hash (``ledger._leaf``).
+
+Writers (ingest, audit) and the verifier call the same functions, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from chatcustody.crypto import FieldCipher
+from chatcustody.errors import IntegrityError
+from chatcustody.ledger import LedgerWriter, commitments, leaf_data, leaf_hash, new_seed
+from chatcustody.model import canonical_json
+
+# Table → (leaf kind, clear columns bound into the AAD, payload column).
+CLEAR_COLUMNS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
+    "records": (
+        "record",
+        (
+            "id",
+            "conversation_id",
+            "sender_id",
+            "ts_ms",
+            "utc_offset_min",
+            "type",
+            "dedupe",
+            "source_id",
+            "leaf_idx",
+        ),
+        "payload",
+    ),
+    "sources": (
+        "source",
+        ("id", "sha256", "sm3", "size", "blob_id", "format", "acquired_ms", "leaf_idx"),
+        "meta_enc",
+    ),
+    "amendments": (
+        "amendment",
+        (
+            "id",
+            "conversation_id",
+            "target_key",
+            "action",
+            "ts_ms",
+            "utc_offset_min",
+            "dedupe",
+            "source_id",
+            "leaf_idx",
+        ),
+        "payload",
+    ),
+    "events": (
+        "event",
+        ("id", "ts_ms", "utc_offset_min", "category", "dedupe", "source_id", "leaf_idx"),
+        "payload",
+    ),
+    "audit": ("audit", ("id", "ts_ms", "actor", "action", "leaf_idx"), "payload"),
+}
+KIND_TABLE: Final[dict[str, str]] = {kind: table for table, (kind, _, _) in CLEAR_COLUMNS.items()}
+
+
+def _clear(value: Any) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
+
+
+def row_aad(table: str, row: Mapping[Any, Any]) -> bytes:
+    """Return the AAD binding a payload to its row's clear columns."""
+    _, columns, _ = CLEAR_COLUMNS[table]
+    return (table + "|" + "|".join(_clear(row[c]) for c in columns)).encode("utf-8")
+
+
+def seal_row(
+    table: str,
+    row: dict[str, Any],
+    fields: Mapping[str, Any],
+    cipher: FieldCipher,
+    writer: LedgerWriter,
+) -> dict[str, Any]:
+    """Append the row's leaf, then seal its payload; return the row ready to insert.
+
+    ``row`` must hold every clear column but ``leaf_idx``, which is assigned here.
+    """
+    kind, _, payload_col = CLEAR_COLUMNS[table]
+    seed = new_seed()
+    lh = leaf_hash(leaf_data(kind, int(row["id"]), commitments(seed, fields)))
+    row["leaf_idx"] = writer.append(kind, int(row["id"]), lh)
+    payload = canonical_json({"fields": fields, "seed": seed.hex()}).encode("utf-8")
+    row[payload_col] = cipher.seal(payload, row_aad(table, row))
+    return row
+
+
+@dataclass(frozen=True)
+class OpenedRow:
+    """A decrypted ledgered row: its fields, seed and the leaf hash they imply."""
+
+    fields: dict[str, Any]
+    seed: bytes
+    leaf_hash: bytes
+
+
+def open_row(table: str, row: Mapping[Any, Any], cipher: FieldCipher) -> OpenedRow:
+    """Authenticate and decrypt a row's payload, and recompute its leaf hash."""
+    kind, _, payload_col = CLEAR_COLUMNS[table]
+    what = f"{kind} {row['id']}"
+    plain = cipher.open(bytes(row[payload_col]), row_aad(table, row), what)
+    try:
+        obj = json.loads(plain)
+        fields, seed = obj["fields"], bytes.fromhex(obj["seed"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"{what}: payload is malformed ({exc})") from None
+    lh = leaf_hash(leaf_data(kind, int(row["id"]), commitments(seed, fields)))
+    return OpenedRow(fields, seed, lh)
+
+
+def conversation_aad(row: dict[str, Any] | Any) -> bytes:
+    """Return the AAD of a conversation's sealed name."""
+    return b"conversations|%d|%s|%s|%s" % (
+        int(row["id"]),
+        str(row["platform"]).encode(),
+        bytes(row["source_key"]).hex().encode(),
+        str(row["kind"]).encode(),
+    )
+
+
+def participant_name_aad(row: dict[str, Any] | Any) -> bytes:
+    """Return the AAD of a participant's sealed display name."""
+    return b"participant_names|%d|%d|%d" % (
+        int(row["id"]),
+        int(row["participant_id"]),
+        int(row["seen_ms"]),
+    )

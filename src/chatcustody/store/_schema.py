@@ -1,0 +1,201 @@
+"""Tables of the vault, for SQLite and PostgreSQL alike (SQLAlchemy Core).
+
+Invariants:
+- No message text, sender or participant name, conversation title, file name or path is in
+  any clear column: those live only inside ``*_enc`` / ``payload`` AES-256-GCM fields.
+  Clear columns are ids, times, types, digests of originals and keyed hashes (blind keys).
+- Each sealed field's AAD binds it to its row and to the row's clear columns (see
+  ``store/_aad.py``), so editing a clear column breaks authentication.
+- Every record, source, event, amendment and audit row names its ledger leaf
+  (``leaf_idx``); ``leaves`` is append-only and its roots are signed in ``tree_heads``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+vault_meta = Table(
+    "vault_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+master_keys = Table(
+    "master_keys",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("retired_ms", BigInteger, nullable=True),
+)
+
+service_keys = Table(
+    "service_keys",
+    metadata,
+    Column("purpose", String(32), primary_key=True),
+    Column("mk_version", Integer, ForeignKey("master_keys.version"), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("mk_version", Integer, ForeignKey("master_keys.version"), nullable=False),
+    Column("dek_sealed", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("platform", String(32), nullable=False),
+    Column("source_key", LargeBinary(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("mk_version", Integer, ForeignKey("master_keys.version"), nullable=False),
+    Column("dek_sealed", LargeBinary, nullable=False),
+    Column("name_enc", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("platform", "source_key", name="uq_conversations_source"),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("platform", String(32), nullable=False),
+    Column("source_key", LargeBinary(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("platform", "source_key", name="uq_participants_source"),
+)
+
+participant_names = Table(
+    "participant_names",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("seen_ms", BigInteger, nullable=False),
+    Column("name_enc", LargeBinary, nullable=False),
+    Index("ix_participant_names_participant", "participant_id"),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("sm3", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("blob_id", Integer, ForeignKey("blobs.id"), nullable=False),
+    Column("format", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("acquired_ms", BigInteger, nullable=False),
+    Column("leaf_idx", BigInteger, nullable=False, unique=True),
+    Column("meta_enc", LargeBinary, nullable=False),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("sender_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("utc_offset_min", Integer, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("dedupe", LargeBinary(16), nullable=False, unique=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("leaf_idx", BigInteger, nullable=False, unique=True),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_records_conversation_time", "conversation_id", "ts_ms"),
+    Index("ix_records_time", "ts_ms"),
+)
+
+amendments = Table(
+    "amendments",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("target_key", LargeBinary(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("utc_offset_min", Integer, nullable=False),
+    Column("dedupe", LargeBinary(16), nullable=False, unique=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("leaf_idx", BigInteger, nullable=False, unique=True),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_amendments_target", "target_key"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("utc_offset_min", Integer, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("dedupe", LargeBinary(16), nullable=False, unique=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("leaf_idx", BigInteger, nullable=False, unique=True),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_events_time", "ts_ms"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("leaf_idx", BigInteger, nullable=False, unique=True),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_audit_time", "ts_ms"),
+)
+
+leaves = Table(
+    "leaves",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("ref", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+tree_heads = Table(
+    "tree_heads",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+)
+
+ledger_state = Table(
+    "ledger_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("frontier", LargeBinary, nullable=False),
+)
