@@ -54,7 +54,7 @@ def record_audit(
     vault: Vault, action: str, details: dict[str, Any], actor: str | None = None
 ) -> int:
     """Append one audit event in its own transaction and sign the new head."""
-    with vault.engine.begin() as conn:
+    with vault.begin() as conn:
         writer = vault.ledger_writer(conn)
         event_id = append_audit(vault, conn, writer, action, details, actor)
         writer.commit_head(now_ms())

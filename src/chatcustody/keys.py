@@ -101,7 +101,7 @@ def _reencrypt_conversations(vault: Vault, conn: Connection) -> int:
 
 def rotate(vault: Vault, reencrypt: bool = False, actor: str | None = None) -> RotateResult:
     """Create a new master key version, rewrap every data key, retire unused versions."""
-    with vault.engine.begin() as conn:
+    with vault.begin() as conn:
         writer = vault.ledger_writer(conn)
         version = int(conn.execute(select(func.max(t.master_keys.c.version))).scalar_one()) + 1
         master = new_key()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -90,6 +91,7 @@ class Vault:
     default_tz: str
     blobs: BlobDir
     _ciphers: dict[Any, FieldCipher] = field(default_factory=dict)
+    _writer: Engine | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -105,7 +107,7 @@ class Vault:
                 "remove the directory and run init again"
             )
         path.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(engine_url(path, settings.database_url))
+        engine = make_engine(engine_url(path, settings.database_url), writer=True)
         if inspect(engine).has_table("vault_meta"):
             engine.dispose()
             raise VaultExistsError("the database already holds a vault")
@@ -147,6 +149,8 @@ class Vault:
             "created_ms": created,
         }
         _write_atomic(path / VAULT_FILE, json.dumps(facts, indent=2).encode() + b"\n")
+        engine.dispose()
+        engine = make_engine(engine_url(path, settings.database_url))
         return cls(path, vault_id, engine, settings, keyring, kdf, kek, service, tz, BlobDir(path))
 
     @classmethod
@@ -170,9 +174,13 @@ class Vault:
                     else "unset CHATCUSTODY_DATABASE_URL"
                 )
             )
+        writer = make_engine(engine_url(path, settings.database_url), writer=True)
+        try:
+            migrate(writer)
+        finally:
+            writer.dispose()
         engine = make_engine(engine_url(path, settings.database_url))
         try:
-            migrate(engine)
             with engine.connect() as conn:
                 meta = dict(conn.execute(select(t.vault_meta.c.key, t.vault_meta.c.value)).all())
                 if meta.get("vault_id") != facts["vault_id"]:
@@ -218,6 +226,16 @@ class Vault:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+        if self._writer is not None:
+            self._writer.dispose()
+
+    def begin(self) -> AbstractContextManager[Connection]:
+        """Start a write transaction (on SQLite it holds the write lock from its start)."""
+        if self.engine.dialect.name != "sqlite":
+            return self.engine.begin()
+        if self._writer is None:
+            self._writer = make_engine(str(self.engine.url), writer=True)
+        return self._writer.begin()
 
     def __enter__(self) -> Vault:
         return self

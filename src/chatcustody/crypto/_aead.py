@@ -18,10 +18,10 @@ Blob file layout (bytes)::
     20     ...      chunks: AES-256-GCM(ciphertext ‖ tag) of each plaintext chunk
 
 Chunk ``i`` uses nonce ``prefix ‖ i (4 bytes, big-endian)`` and AAD
-``blob name ‖ i (8 bytes) ‖ final flag (1 byte)``. The final flag defends against
-truncation (dropping trailing chunks leaves no chunk marked final), the counter against
-reordering, and the name against swapping two blob files. An empty blob is one empty
-final chunk.
+``blob name ‖ header (20 bytes) ‖ i (8 bytes) ‖ final flag (1 byte)``. The final flag
+defends against truncation (dropping trailing chunks leaves no chunk marked final), the
+counter against reordering, the name against swapping two blob files, and the header in
+the AAD against editing the chunk size. An empty blob is one empty final chunk.
 """
 
 from __future__ import annotations
@@ -83,14 +83,15 @@ def encrypt_stream(
     """
     aead = AESGCM(key)
     prefix = os.urandom(8)
-    yield b"", _BLOB_HEADER.pack(BLOB_MAGIC, prefix, chunk_bytes)
+    header = _BLOB_HEADER.pack(BLOB_MAGIC, prefix, chunk_bytes)
+    yield b"", header
     index = 0
     current = src.read(chunk_bytes)
     while True:
         following = src.read(chunk_bytes) if len(current) == chunk_bytes else b""
         final = not following
         nonce = prefix + struct.pack(">I", index)
-        aad = name + struct.pack(">QB", index, 1 if final else 0)
+        aad = name + header + struct.pack(">QB", index, 1 if final else 0)
         yield current, aead.encrypt(nonce, current, aad)
         if final:
             return
@@ -116,7 +117,7 @@ def decrypt_stream(key: bytes, name: bytes, src: IO[bytes], what: str) -> Iterat
         if len(current) < TAG_BYTES or (not final and len(current) != frame):
             raise IntegrityError(f"{what}: chunk {index} is truncated")
         nonce = prefix + struct.pack(">I", index)
-        aad = name + struct.pack(">QB", index, 1 if final else 0)
+        aad = name + header + struct.pack(">QB", index, 1 if final else 0)
         try:
             yield aead.decrypt(nonce, current, aad)
         except InvalidTag:

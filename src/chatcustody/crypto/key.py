@@ -126,10 +126,11 @@ class Keyring:
 
     def unwrap(self, version: int, sealed: bytes, purpose: bytes) -> bytes:
         """Open a data key sealed under master key ``version``."""
+        what = purpose.decode().removeprefix("chatcustody/").replace("/", " ") + " data key"
         cipher = self._master.get(version)
         if cipher is None:
-            raise IntegrityError(f"{purpose.decode()}: master key v{version} is unknown")
-        return cipher.open(sealed, purpose, purpose.decode())
+            raise IntegrityError(f"{what}: master key v{version} is unknown")
+        return cipher.open(sealed, purpose, what)
 
 
 class Blinder:

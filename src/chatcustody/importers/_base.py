@@ -36,9 +36,10 @@ ParseResult = Item | Rejected
 class SourceInput:
     """The export being imported: a file, a folder, or a zip, plus the assumed zone."""
 
-    def __init__(self, path: Path, tz: ZoneInfo) -> None:
+    def __init__(self, path: Path, tz: ZoneInfo, options: dict[str, str] | None = None) -> None:
         self.path = path
         self.tz = tz
+        self.options: dict[str, str] = options or {}  # importer options, e.g. {"mapping": FILE}
         self._zip: zipfile.ZipFile | None = None
 
     @property

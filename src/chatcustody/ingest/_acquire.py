@@ -159,7 +159,7 @@ def acquire(
 ) -> AcquiredSource:
     """Store an original and its custody event, or return the one already acquired."""
     path, digest = original.path, original.digest
-    with vault.engine.begin() as conn:
+    with vault.begin() as conn:
         known = find_source(conn, digest.sha256)
         if known is not None:
             return AcquiredSource(known[0], path, digest, known[1], new=False)

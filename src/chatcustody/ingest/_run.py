@@ -169,6 +169,7 @@ def import_file(
     tz: str | None = None,
     actor: str | None = None,
     progress: Progress | None = None,
+    options: dict[str, str] | None = None,
 ) -> FileResult:
     """Import one export file; errors are returned in the result, never half-committed."""
     zone = check_zone(tz or vault.default_tz)
@@ -179,7 +180,7 @@ def import_file(
     except UsageError as exc:
         return FileResult(path, format_name or "?", error=exc)
     result = FileResult(path, importer.name)
-    source = SourceInput(path, zone)
+    source = SourceInput(path, zone, options)
     try:
         original = digest_original(path)
         with vault.engine.connect() as conn:
@@ -206,7 +207,7 @@ def import_file(
 
 def _finish(vault: Vault, result: FileResult, actor: str | None) -> None:
     assert result.source is not None
-    with vault.engine.begin() as conn:
+    with vault.begin() as conn:
         writer = vault.ledger_writer(conn)
         conn.execute(
             update(t.sources).where(t.sources.c.id == result.source.id).values(status="complete")
@@ -229,9 +230,10 @@ def import_paths(
     tz: str | None = None,
     actor: str | None = None,
     progress: Progress | None = None,
+    options: dict[str, str] | None = None,
 ) -> ImportSummary:
     """Import several files; each file commits fully or not at all."""
     summary = ImportSummary()
     for path in paths:
-        summary.files.append(import_file(vault, path, format_name, tz, actor, progress))
+        summary.files.append(import_file(vault, path, format_name, tz, actor, progress, options))
     return summary

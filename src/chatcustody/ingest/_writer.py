@@ -84,11 +84,15 @@ class BatchWriter:
         self._source = source
         self._conversations: dict[tuple[str, str], int] = {}
         self._participants: dict[tuple[str, str], tuple[int, str | None]] = {}
+        self._new_participants: list[dict[str, Any]] = []
+        self._new_names: list[dict[str, Any]] = []
+        self._next_participant = 0
+        self._next_name = 0
 
     def write(self, items: Sequence[tuple[Item, bytes]]) -> BatchCounts:
         """Commit one batch of (item, dedupe key); return what it did."""
         try:
-            with self._vault.engine.begin() as conn:
+            with self._vault.begin() as conn:
                 writer = self._vault.ledger_writer(conn)
                 counts = self._write(conn, writer, items)
                 writer.commit_head(now_ms())
@@ -105,10 +109,16 @@ class BatchWriter:
     ) -> BatchCounts:
         counts = BatchCounts()
         existing = self._existing_keys(conn, [k for _, k in items])
+        self._prefetch_participants(conn, items)
         seen: set[bytes] = set()
         record_rows: list[dict[str, Any]] = []
         amend_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
+        # Parent rows created in this batch, inserted before the rows that refer to them.
+        self._new_participants = []
+        self._new_names = []
+        self._next_participant = next_id(conn, t.participants)
+        self._next_name = next_id(conn, t.participant_names)
         next_record = next_id(conn, t.records)
         next_amend = next_id(conn, t.amendments)
         next_event = next_id(conn, t.events)
@@ -192,6 +202,8 @@ class BatchWriter:
                 next_event += 1
                 counts.events += 1
         for table, rows in (
+            (t.participants, self._new_participants),
+            (t.participant_names, self._new_names),
             (t.records, record_rows),
             (t.amendments, amend_rows),
             (t.events, event_rows),
@@ -199,6 +211,46 @@ class BatchWriter:
             if rows:
                 conn.execute(insert(table), rows)
         return counts
+
+    def _prefetch_participants(self, conn: Connection, items: Sequence[tuple[Item, bytes]]) -> None:
+        """Load, in a few queries, the stored participants this batch mentions."""
+        wanted: dict[bytes, tuple[str, str]] = {}
+        for item, _ in items:
+            if (
+                isinstance(item, Record)
+                and (item.platform, item.sender_id) not in self._participants
+            ):
+                key = self._vault.blinder.blind(item.platform, "participant", item.sender_id)
+                wanted[key] = (item.platform, item.sender_id)
+        if not wanted:
+            return
+        keys = list(wanted)
+        found: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(keys), _IN_CHUNK):
+            rows = conn.execute(
+                select(
+                    t.participants.c.id, t.participants.c.platform, t.participants.c.source_key
+                ).where(t.participants.c.source_key.in_(keys[i : i + _IN_CHUNK]))
+            )
+            for pid, platform, source_key in rows:
+                ident = wanted[bytes(source_key)]
+                if ident[0] == platform:
+                    found[int(pid)] = ident
+        directory = self._vault.service_cipher("directory")
+        latest: dict[int, Any] = {}
+        ids = list(found)
+        for i in range(0, len(ids), _IN_CHUNK):
+            names = conn.execute(
+                select(t.participant_names)
+                .where(t.participant_names.c.participant_id.in_(ids[i : i + _IN_CHUNK]))
+                .order_by(t.participant_names.c.id)
+            ).mappings()
+            for name_row in names:
+                latest[int(name_row["participant_id"])] = name_row
+        for pid, ident in found.items():
+            last = latest.get(pid)
+            name = None if last is None else open_name(directory, last)
+            self._participants[ident] = (pid, name)
 
     def _existing_keys(self, conn: Connection, keys: list[bytes]) -> set[bytes]:
         found: set[bytes] = set()
@@ -289,29 +341,23 @@ class BatchWriter:
         directory = self._vault.service_cipher("directory")
         if cached is None:
             source_key = self._vault.blinder.blind(platform, "participant", source_id)
-            found = conn.execute(
-                select(t.participants.c.id).where(
-                    t.participants.c.platform == platform, t.participants.c.source_key == source_key
-                )
-            ).scalar_one_or_none()
-            if found is None:
-                pid = next_id(conn, t.participants)
-                conn.execute(
-                    insert(t.participants).values(
-                        id=pid, platform=platform, source_key=source_key, created_ms=now_ms()
-                    )
-                )
-                counts.new_participants += 1
-                cached = (pid, None)
-            else:
-                pid = int(found)
-                cached = (pid, latest_name(conn, directory, pid))
+            pid = self._next_participant
+            self._next_participant += 1
+            self._new_participants.append(
+                {"id": pid, "platform": platform, "source_key": source_key, "created_ms": now_ms()}
+            )
+            counts.new_participants += 1
+            cached = (pid, None)
         pid, last = cached
         if name and name != last:
-            name_id = next_id(conn, t.participant_names)
-            row: dict[str, Any] = {"id": name_id, "participant_id": pid, "seen_ms": seen_ms}
+            row: dict[str, Any] = {
+                "id": self._next_name,
+                "participant_id": pid,
+                "seen_ms": seen_ms,
+            }
+            self._next_name += 1
             row["name_enc"] = directory.seal(name.encode("utf-8"), participant_name_aad(row))
-            conn.execute(insert(t.participant_names).values(**row))
+            self._new_names.append(row)
             last = name
         self._participants[cache_key] = (pid, last)
         return pid
@@ -340,6 +386,12 @@ class BatchWriter:
         return Attachment(a.name, a.mime, a.path, True, digest.size, digest.sha256, str(name))
 
 
+def open_name(directory: FieldCipher, row: Any) -> str:
+    """Decrypt one participant_names row."""
+    what = f"participant name {row['id']}"
+    return directory.open(bytes(row["name_enc"]), participant_name_aad(row), what).decode("utf-8")
+
+
 def latest_name(conn: Connection, directory: FieldCipher, participant_id: int) -> str | None:
     """Return a participant's most recent display name."""
     row = (
@@ -352,11 +404,7 @@ def latest_name(conn: Connection, directory: FieldCipher, participant_id: int) -
         .mappings()
         .one_or_none()
     )
-    if row is None:
-        return None
-    return directory.open(
-        bytes(row["name_enc"]), participant_name_aad(row), f"participant name {row['id']}"
-    ).decode("utf-8")
+    return None if row is None else open_name(directory, row)
 
 
-__all__ = ["BatchCounts", "BatchWriter", "latest_name"]
+__all__ = ["BatchCounts", "BatchWriter", "latest_name", "open_name"]

@@ -11,9 +11,10 @@ from chatcustody.ledger._leaf import (
     LEAF_FORMAT,
     commitment,
     commitments,
-    field_salt,
+    field_salts,
     leaf_data,
     new_seed,
+    value_bytes,
 )
 from chatcustody.ledger._log import (
     LedgerWriter,
@@ -46,7 +47,7 @@ __all__ = [
     "TreeHead",
     "commitment",
     "commitments",
-    "field_salt",
+    "field_salts",
     "init_state",
     "key_id",
     "latest_head",
@@ -56,6 +57,7 @@ __all__ = [
     "load_heads",
     "new_seed",
     "node_hash",
+    "value_bytes",
     "root_from_inclusion",
     "root_of",
     "sign_head",

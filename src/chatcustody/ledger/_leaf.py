@@ -5,12 +5,17 @@ spaces, UTF-8) of::
 
     {"c": {FIELD: hex(commitment), ...}, "kind": KIND, "ref": ID, "v": 1}
 
-with, for each field, ``salt = SHA-256(seed ‖ UTF-8(FIELD))[:16]`` and
-``commitment = SHA-256(salt ‖ UTF-8(canonical JSON of the value)))``. The 16-byte ``seed``
-is random per row and kept encrypted with the row. A package that withholds a field
-publishes its commitment only; one that discloses it publishes the value and its salt,
-never the seed, so a withheld value cannot be confirmed by guessing (each salt is
-independent and unguessable) and a disclosed one can be checked by anyone.
+For a row with fields ``f_1 < f_2 < … < f_k`` (sorted by name) and a random 16-byte ``seed``
+kept encrypted with the row:
+
+- ``salts = SHAKE-256(seed ‖ "chatcustody/salts").digest(16·k)``; field ``f_i`` (1-based
+  in sorted order) takes bytes ``16·(i-1) … 16·i``;
+- ``commitment_i = SHA-256(salt_i ‖ UTF-8(canonical JSON of the value of f_i))``.
+
+A package that withholds a field publishes its commitment only; one that discloses it
+publishes the value and its salt, never the seed. Salts are independent outputs of an
+extendable-output function, so a disclosed salt tells nothing about another field's salt,
+and a withheld value cannot be confirmed by guessing it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import Any, Final
 
 from chatcustody.model import canonical_json
@@ -25,6 +31,7 @@ from chatcustody.model import canonical_json
 LEAF_FORMAT: Final[int] = 1
 SEED_BYTES: Final[int] = 16
 SALT_BYTES: Final[int] = 16
+_SALT_DOMAIN: Final[bytes] = b"chatcustody/salts"
 
 
 def new_seed() -> bytes:
@@ -32,28 +39,50 @@ def new_seed() -> bytes:
     return os.urandom(SEED_BYTES)
 
 
-def field_salt(seed: bytes, name: str) -> bytes:
-    """Return the salt of one field, derived one-way from the row's seed."""
-    return hashlib.sha256(seed + name.encode("utf-8")).digest()[:SALT_BYTES]
+def field_salts(seed: bytes, names: list[str]) -> dict[str, bytes]:
+    """Return the salt of each field; ``names`` in any order (salts follow sorted order)."""
+    ordered = sorted(names)
+    stream = hashlib.shake_256(seed + _SALT_DOMAIN).digest(SALT_BYTES * len(ordered))
+    return {n: stream[i * SALT_BYTES : (i + 1) * SALT_BYTES] for i, n in enumerate(ordered)}
+
+
+def value_bytes(value: Any) -> bytes:
+    """Return the canonical JSON bytes of a field value (fast paths for common types)."""
+    if isinstance(value, str):
+        return encode_basestring(value).encode("utf-8")
+    if value is None:
+        return b"null"
+    if value is True:
+        return b"true"
+    if value is False:
+        return b"false"
+    if isinstance(value, int):
+        return str(value).encode()
+    return canonical_json(value).encode("utf-8")
 
 
 def commitment(salt: bytes, value: Any) -> bytes:
     """Return the commitment to one field value under its salt."""
-    return hashlib.sha256(salt + canonical_json(value).encode("utf-8")).digest()
+    return hashlib.sha256(salt + value_bytes(value)).digest()
 
 
 def commitments(seed: bytes, fields: Mapping[str, Any]) -> dict[str, str]:
-    """Return ``{field: hex commitment}`` for every field."""
+    """Return ``{field: hex commitment}`` for every field, in sorted field order."""
     sha = hashlib.sha256
+    names = sorted(fields)
+    stream = hashlib.shake_256(seed + _SALT_DOMAIN).digest(SALT_BYTES * len(names))
     out: dict[str, str] = {}
-    for name, value in fields.items():
-        salt = sha(seed + name.encode("utf-8")).digest()[:SALT_BYTES]
-        out[name] = sha(salt + canonical_json(value).encode("utf-8")).hexdigest()
+    for i, name in enumerate(names):
+        salt = stream[i * SALT_BYTES : (i + 1) * SALT_BYTES]
+        out[name] = sha(salt + value_bytes(fields[name])).hexdigest()
     return out
 
 
 def leaf_data(kind: str, ref: int, commits: Mapping[str, str]) -> bytes:
-    """Return the exact bytes that are hashed as the ledger leaf."""
-    return canonical_json({"c": dict(commits), "kind": kind, "ref": ref, "v": LEAF_FORMAT}).encode(
-        "utf-8"
-    )
+    """Return the exact bytes that are hashed as the ledger leaf.
+
+    Equal to ``canonical_json({"c": commits, "kind": kind, "ref": ref, "v": 1})``; built by
+    hand because it runs once per record (field names and kinds are plain ASCII).
+    """
+    inner = ",".join(f'"{name}":"{commits[name]}"' for name in sorted(commits))
+    return f'{{"c":{{{inner}}},"kind":"{kind}","ref":{ref},"v":{LEAF_FORMAT}}}'.encode()

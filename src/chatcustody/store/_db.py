@@ -37,8 +37,13 @@ def engine_url(vault_dir: Path, database_url: str | None) -> str:
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine with the vault's durability settings."""
+def make_engine(url: str, writer: bool = False) -> Engine:
+    """Create an engine with the vault's durability settings.
+
+    On SQLite a ``writer`` engine starts every transaction with ``BEGIN IMMEDIATE`` (take the
+    write lock first, so a batch never fails half-way on a lock upgrade); other engines use
+    deferred transactions, so readers never wait for writers (WAL).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
 
@@ -54,7 +59,7 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

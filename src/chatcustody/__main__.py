@@ -1,0 +1,5 @@
+"""Allow ``python -m chatcustody``."""
+
+from chatcustody.cli import main
+
+main()
