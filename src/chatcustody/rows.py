@@ -141,3 +141,9 @@ def participant_name_aad(row: dict[str, Any] | Any) -> bytes:
         int(row["participant_id"]),
         int(row["seen_ms"]),
     )
+
+
+def quarantine_aad(row: Mapping[Any, Any]) -> bytes:
+    """Return the AAD of a quarantined input record (sealed with the sources key)."""
+    line = "" if row["line"] is None else str(row["line"])
+    return f"quarantine|{row['id']}|{row['source_id']}|{line}|{row['created_ms']}".encode()

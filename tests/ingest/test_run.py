@@ -154,3 +154,27 @@ def test_attachments_are_acquired(vault: Vault, tmp_path: Path, jsonl: Any) -> N
     assert first["attachments"][0]["size"] == 1300
     assert second["attachments"][0]["included"] is False
     assert stored_counts(vault)["blobs"] == 2  # the original and the photo
+
+
+def test_skip_bad_quarantines_with_reasons(vault: Vault, tmp_path: Path) -> None:
+    """--skip-bad imports the good records and quarantines each bad one with line and reason."""
+    from chatcustody.ingest import list_quarantine
+
+    data, _, _ = _bad_files(tmp_path)["unknown type"]
+    extra = b'{"platform":"wecom","conversation_id":"c","sender_id":"s","timestamp":1}\n'
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(data + extra)
+    result = import_file(vault, path, skip_bad=True)
+    assert result.error is None
+    assert (result.counts.imported, result.counts.quarantined) == (5, 2)
+    entries = list(list_quarantine(vault))
+    assert [(e.line, e.record) for e in entries] == [(6, "9"), (7, None)]
+    assert "unknown type 'hologram'" in entries[0].reason
+    assert "epoch seconds" in entries[1].reason
+    assert '"hologram"' in entries[0].raw
+    from chatcustody.verify import verify_vault
+
+    assert verify_vault(vault).ok
+    again = import_file(vault, path, skip_bad=True)
+    assert again.already_imported
+    assert len(list(list_quarantine(vault))) == 2

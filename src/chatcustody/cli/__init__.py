@@ -18,6 +18,7 @@ from chatcustody.cli import (
     init_cmd,
     keys_cmd,
     log_cmd,
+    quarantine_cmd,
     verify_cmd,
 )
 from chatcustody.cli._common import AppState, err_console
@@ -58,7 +59,15 @@ def _root(
     ctx.obj = AppState(vault)
 
 
-for module in (init_cmd, import_cmd, verify_cmd, log_cmd, formats_cmd, demo_cmd):
+for module in (
+    init_cmd,
+    import_cmd,
+    verify_cmd,
+    log_cmd,
+    formats_cmd,
+    quarantine_cmd,
+    demo_cmd,
+):
     module.register(app)
 app.add_typer(keys_cmd.app, name="keys")
 

@@ -11,6 +11,7 @@ from chatcustody.ingest._acquire import (
     digest_original,
     digest_stream,
 )
+from chatcustody.ingest._quarantine import QuarantineEntry, list_quarantine
 from chatcustody.ingest._run import FileResult, ImportSummary, Progress, import_file, import_paths
 from chatcustody.ingest._writer import BatchCounts, latest_name
 
@@ -22,6 +23,7 @@ __all__ = [
     "Original",
     "ImportSummary",
     "Progress",
+    "QuarantineEntry",
     "blob_name",
     "digest_file",
     "digest_original",
@@ -29,4 +31,5 @@ __all__ = [
     "import_file",
     "import_paths",
     "latest_name",
+    "list_quarantine",
 ]

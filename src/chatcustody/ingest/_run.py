@@ -23,11 +23,11 @@ from sqlalchemy import update
 from chatcustody._env import now_ms
 from chatcustody.audit import append_audit
 from chatcustody.errors import BadInputError, ChatCustodyError, InputProblem, UsageError
-from chatcustody.importers import Rejected, SourceInput, choose
+from chatcustody.importers import ParseResult, Rejected, SourceInput, choose
 from chatcustody.ingest._acquire import AcquiredSource, acquire, digest_original, find_source
 from chatcustody.ingest._keys import Keyer
-from chatcustody.ingest._writer import BatchCounts, BatchWriter
-from chatcustody.model import Amendment, Item, Record
+from chatcustody.ingest._writer import BatchCounts, BatchWriter, Keyed
+from chatcustody.model import Amendment, Event, Record
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault, check_zone
 
@@ -59,6 +59,7 @@ class FileResult:
             "amendments": self.counts.amendments,
             "events": self.counts.events,
             "attachments": self.counts.attachments,
+            "quarantined": self.counts.quarantined,
         }
         if self.source:
             out.update(self.source.to_json())
@@ -99,61 +100,74 @@ class ImportSummary:
             "amendments": total.amendments,
             "events": total.events,
             "attachments": total.attachments,
+            "quarantined": total.quarantined,
             "sources": [f.source.to_json() for f in self.files if f.source],
             "files": [f.to_json() for f in self.files],
             "errors": errors,
         }
 
 
+def _missing_attachment(source: SourceInput, record: Record) -> str | None:
+    """Return the path of the first attachment the export names but lacks, if any."""
+    for a in record.attachments:
+        if a.included and a.path is not None:
+            stream = source.attachment(a.path)
+            if stream is None:
+                return a.path
+            stream.close()
+    return None
+
+
+def _checked(source: SourceInput, items: Iterator[ParseResult]) -> Iterator[ParseResult]:
+    """Pass items through, turning records with a missing attachment into Rejected."""
+    for item in items:
+        if isinstance(item, Record):
+            missing = _missing_attachment(source, item)
+            if missing is not None:
+                yield Rejected(
+                    item.line,
+                    f"attachment path {missing!r} does not exist in the export",
+                    item.raw[:500],
+                    item.message_id,
+                )
+                continue
+        yield item
+
+
 def _validate(
-    path: Path, source: SourceInput, items: Iterator[Any], progress: Progress | None
-) -> int:
-    """Parse the whole file without writing; raise BadInputError listing its problems."""
+    path: Path, items: Iterator[ParseResult], skip_bad: bool, progress: Progress | None
+) -> tuple[int, int]:
+    """Parse the whole file without writing; return (good, bad) counts.
+
+    Unless ``skip_bad``, any bad record raises BadInputError listing the first problems.
+    """
     problems: list[InputProblem] = []
-    bad = 0
-    count = 0
+    bad = good = 0
     for item in items:
         if isinstance(item, Rejected):
             bad += 1
             if len(problems) < MAX_PROBLEMS_SHOWN:
                 problems.append(InputProblem(str(path), item.line, item.reason, item.record))
             continue
-        count += 1
-        if isinstance(item, Record):
-            for a in item.attachments:
-                if a.included and a.path is not None:
-                    stream = source.attachment(a.path)
-                    if stream is None:
-                        bad += 1
-                        if len(problems) < MAX_PROBLEMS_SHOWN:
-                            problems.append(
-                                InputProblem(
-                                    str(path),
-                                    item.line,
-                                    f"attachment path {a.path!r} does not exist in the export",
-                                    item.message_id,
-                                )
-                            )
-                    else:
-                        stream.close()
-        if progress and count % 10_000 == 0:
-            progress("validate", count, None)
-    if bad:
+        good += 1
+        if progress and good % 10_000 == 0:
+            progress("validate", good, None)
+    if bad and not skip_bad:
         raise BadInputError(problems, bad)
-    return count
+    return good, bad
 
 
-def _batches(items: Iterator[Any], keyer: Keyer, size: int) -> Iterator[list[tuple[Item, bytes]]]:
-    batch: list[tuple[Item, bytes]] = []
+def _batches(items: Iterator[ParseResult], keyer: Keyer, size: int) -> Iterator[list[Keyed]]:
+    batch: list[Keyed] = []
     for item in items:
         if isinstance(item, Record):
             key = keyer.record(item)
-        elif isinstance(item, Rejected):  # validated away; unreachable unless the file changed
-            raise BadInputError([InputProblem("?", item.line, item.reason)])
         elif isinstance(item, Amendment):
             key = keyer.amendment(item)
-        else:
+        elif isinstance(item, Event):
             key = keyer.event(item)
+        else:
+            key = b""  # Rejected: quarantined by the writer
         batch.append((item, key))
         if len(batch) >= size:
             yield batch
@@ -170,6 +184,7 @@ def import_file(
     actor: str | None = None,
     progress: Progress | None = None,
     options: dict[str, str] | None = None,
+    skip_bad: bool = False,
 ) -> FileResult:
     """Import one export file; errors are returned in the result, never half-committed."""
     zone = check_zone(tz or vault.default_tz)
@@ -189,11 +204,12 @@ def import_file(
             result.already_imported = True
             result.source = AcquiredSource(known[0], path, original.digest, known[1], new=False)
             return result
-        total = _validate(path, source, importer.parse(source), progress)
+        total, _ = _validate(path, _checked(source, importer.parse(source)), skip_bad, progress)
         result.source = acquire(vault, original, importer.name, actor)
         writer = BatchWriter(vault, result.source.id, source)
         keyer = Keyer(vault.blinder)
-        for batch in _batches(importer.parse(source), keyer, vault.settings.batch_size):
+        items = _checked(source, importer.parse(source))
+        for batch in _batches(items, keyer, vault.settings.batch_size):
             result.counts.add(writer.write(batch))
             if progress:
                 progress("import", result.counts.imported + result.counts.duplicates, total)
@@ -231,9 +247,12 @@ def import_paths(
     actor: str | None = None,
     progress: Progress | None = None,
     options: dict[str, str] | None = None,
+    skip_bad: bool = False,
 ) -> ImportSummary:
-    """Import several files; each file commits fully or not at all."""
+    """Import several files; each file commits fully or not at all (or quarantines, if asked)."""
     summary = ImportSummary()
     for path in paths:
-        summary.files.append(import_file(vault, path, format_name, tz, actor, progress, options))
+        summary.files.append(
+            import_file(vault, path, format_name, tz, actor, progress, options, skip_bad)
+        )
     return summary

@@ -17,9 +17,10 @@ from sqlalchemy import Connection, insert, select
 from chatcustody._env import now_ms
 from chatcustody.crypto import FieldCipher, new_key
 from chatcustody.errors import BadInputError, InputProblem
-from chatcustody.importers import SourceInput
+from chatcustody.importers import Rejected, SourceInput
 from chatcustody.ingest._acquire import digest_stream, put_blob
 from chatcustody.ingest._keys import message_key
+from chatcustody.ingest._quarantine import quarantine_rows
 from chatcustody.ledger import LedgerWriter
 from chatcustody.model import Amendment, Attachment, Event, Item, Record
 from chatcustody.rows import conversation_aad, participant_name_aad, seal_row
@@ -27,6 +28,9 @@ from chatcustody.store import schema as t
 from chatcustody.vault import Vault, key_purpose, next_id
 
 _IN_CHUNK: Final[int] = 500  # bound parameters per IN (...) lookup
+
+Keyed = tuple[Item | Rejected, bytes]
+"""A parsed item with its dedupe key (empty for a Rejected, which is quarantined)."""
 
 
 @dataclass
@@ -38,6 +42,7 @@ class BatchCounts:
     amendments: int = 0
     events: int = 0
     attachments: int = 0
+    quarantined: int = 0
     conversations: set[int] = field(default_factory=set)
     new_conversations: int = 0
     new_participants: int = 0
@@ -49,6 +54,7 @@ class BatchCounts:
         self.amendments += other.amendments
         self.events += other.events
         self.attachments += other.attachments
+        self.quarantined += other.quarantined
         self.conversations |= other.conversations
         self.new_conversations += other.new_conversations
         self.new_participants += other.new_participants
@@ -88,8 +94,9 @@ class BatchWriter:
         self._new_names: list[dict[str, Any]] = []
         self._next_participant = 0
         self._next_name = 0
+        self._quarantined_lines: set[int] | None = None
 
-    def write(self, items: Sequence[tuple[Item, bytes]]) -> BatchCounts:
+    def write(self, items: Sequence[Keyed]) -> BatchCounts:
         """Commit one batch of (item, dedupe key); return what it did."""
         try:
             with self._vault.begin() as conn:
@@ -104,10 +111,23 @@ class BatchWriter:
             self._vault.forget_ciphers()
             raise
 
-    def _write(
-        self, conn: Connection, writer: LedgerWriter, items: Sequence[tuple[Item, bytes]]
-    ) -> BatchCounts:
+    def _write(self, conn: Connection, writer: LedgerWriter, items: Sequence[Keyed]) -> BatchCounts:
         counts = BatchCounts()
+        rejected = [item for item, _ in items if isinstance(item, Rejected)]
+        if rejected:
+            if self._quarantined_lines is None:
+                self._quarantined_lines = {
+                    line
+                    for (line,) in conn.execute(
+                        select(t.quarantine.c.line).where(
+                            t.quarantine.c.source_id == self._source_id
+                        )
+                    )
+                }
+            fresh = [r for r in rejected if r.line is None or r.line not in self._quarantined_lines]
+            counts.quarantined = quarantine_rows(self._vault, conn, self._source_id, fresh)
+            self._quarantined_lines.update(r.line for r in fresh if r.line is not None)
+            items = [(item, key) for item, key in items if not isinstance(item, Rejected)]
         existing = self._existing_keys(conn, [k for _, k in items])
         self._prefetch_participants(conn, items)
         seen: set[bytes] = set()
@@ -212,7 +232,7 @@ class BatchWriter:
                 conn.execute(insert(table), rows)
         return counts
 
-    def _prefetch_participants(self, conn: Connection, items: Sequence[tuple[Item, bytes]]) -> None:
+    def _prefetch_participants(self, conn: Connection, items: Sequence[Keyed]) -> None:
         """Load, in a few queries, the stored participants this batch mentions."""
         wanted: dict[bytes, tuple[str, str]] = {}
         for item, _ in items:

@@ -199,3 +199,14 @@ ledger_state = Table(
     Column("size", BigInteger, nullable=False),
     Column("frontier", LargeBinary, nullable=False),
 )
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("line", BigInteger, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_quarantine_source", "source_id"),
+)

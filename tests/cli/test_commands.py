@@ -1,0 +1,77 @@
+"""The CLI contract: command names, JSON keys and exit codes that scripts rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import PASSPHRASE, conversation, write_jsonl
+
+
+def run(args: list[str], vault: Path, passphrase: str = PASSPHRASE, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a subprocess with the test passphrase."""
+    env = dict(os.environ, CHATCUSTODY_PASSPHRASE=passphrase, CHATCUSTODY_VAULT=str(vault))
+    proc = subprocess.run([sys.executable, "-m", "chatcustody", *args], env=env, capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_init_import_verify_log_keys(tmp_path: Path) -> None:
+    """The documented commands run end to end and print the documented JSON keys."""
+    vault = tmp_path / "v"
+    info = json.loads(run(["init", "--tz", "Europe/London", "--json"], vault).stdout)
+    assert info["default_tz"] == "Europe/London" and info["backend"] == "sqlite"
+    export = write_jsonl(tmp_path / "e.jsonl", conversation(25))
+    out = json.loads(run(["import", str(export), "--json"], vault).stdout)
+    assert {"imported", "duplicates", "conversations", "sources", "errors"} <= out.keys()
+    assert (out["imported"], out["duplicates"], out["conversations"]) == (25, 0, 1)
+    assert set(out["sources"][0]) == {"path", "sha256", "sm3"}
+    again = json.loads(run(["import", str(export), "--json"], vault).stdout)
+    assert again["imported"] == 0 and again["files"][0]["already_imported"] is True
+    report = json.loads(run(["verify", "--json"], vault).stdout)
+    assert report["ok"] is True
+    assert report["checked"]["records"] == 25 and report["checked"]["sources"] == 1
+    heads = json.loads(run(["log", "--json"], vault).stdout)
+    assert heads["heads"] and "BEGIN PUBLIC KEY" in heads["public_key_pem"]
+    status = json.loads(run(["keys", "status", "--json"], vault).stdout)
+    assert status["keys"][0]["current"] is True
+    rotated = json.loads(run(["keys", "rotate", "--json"], vault).stdout)
+    assert rotated["new_version"] == 2
+    assert "chatcustody" in run(["--version"], vault).stdout
+
+
+def test_exit_codes(tmp_path: Path) -> None:
+    """Wrong passphrase, missing vault, bad input and tampering each have their exit code."""
+    vault = tmp_path / "v"
+    assert run(["verify"], vault, check=False).returncode == 3
+    run(["init"], vault)
+    assert run(["verify"], vault, passphrase="nope", check=False).returncode == 4
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"platform":"wecom"}\n', "utf-8")
+    proc = run(["import", str(bad), "--format", "chatcustody-jsonl"], vault, check=False)
+    assert proc.returncode == 5
+    assert f"{bad}:1" in proc.stderr and "missing field" in proc.stderr
+    db = vault / "vault.db"
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    con.execute("UPDATE tree_heads SET signature = zeroblob(64)")
+    con.commit()
+    con.close()
+    proc = run(["verify", "--json"], vault, check=False)
+    assert proc.returncode == 10 and json.loads(proc.stdout)["ok"] is False
+
+
+def test_demo_builds_and_reopens(tmp_path: Path) -> None:
+    """The README's first command: a demo vault imports the samples and verifies, twice."""
+    env: dict[str, Any] = {k: v for k, v in os.environ.items() if k != "CHATCUSTODY_PASSPHRASE"}
+    cmd = [sys.executable, "-m", "chatcustody", "demo", "--dir", str(tmp_path / "demo"), "--json"]
+    first = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
+    assert first["import"]["imported"] == 27 and first["verify"]["ok"]
+    second = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
+    assert second["import"]["imported"] == 0 and second["import"]["files"][0]["already_imported"]
