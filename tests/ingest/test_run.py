@@ -170,7 +170,7 @@ def test_skip_bad_quarantines_with_reasons(vault: Vault, tmp_path: Path) -> None
     entries = list(list_quarantine(vault))
     assert [(e.line, e.record) for e in entries] == [(6, "9"), (7, None)]
     assert "unknown type 'hologram'" in entries[0].reason
-    assert "epoch seconds" in entries[1].reason
+    assert "missing field(s): type" in entries[1].reason
     assert '"hologram"' in entries[0].raw
     from chatcustody.verify import verify_vault
 
