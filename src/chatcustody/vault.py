@@ -52,6 +52,7 @@ VAULT_FORMAT: Final[str] = "chatcustody-vault"
 VAULT_FORMAT_VERSION: Final[int] = 1
 # Service keys, each a random 256-bit key sealed by the current master key.
 SERVICE_KEYS: Final[tuple[str, ...]] = (
+    "search",
     "index",
     "signing",
     "directory",
@@ -206,10 +207,20 @@ class Vault:
         except BaseException:
             engine.dispose()
             raise
-        missing = set(SERVICE_KEYS) - set(service)
+        missing = [p for p in SERVICE_KEYS if p not in service]
         if missing:
-            engine.dispose()
-            raise IntegrityError(f"service keys missing: {', '.join(sorted(missing))}")
+            # A vault made by an older version lacks keys added since: create them once.
+            with engine.begin() as conn:
+                for purpose in missing:
+                    service[purpose] = new_key()
+                    version, sealed = keyring.wrap(
+                        service[purpose], key_purpose("service", purpose)
+                    )
+                    conn.execute(
+                        insert(t.service_keys).values(
+                            purpose=purpose, mk_version=version, sealed=sealed, created_ms=now_ms()
+                        )
+                    )
         return cls(
             path,
             facts["vault_id"],
