@@ -20,7 +20,6 @@ from typing import Any, Final
 from chatcustody.crypto import FieldCipher
 from chatcustody.errors import IntegrityError
 from chatcustody.ledger import LedgerWriter, commitments, leaf_data, leaf_hash, new_seed
-from chatcustody.model import canonical_json
 
 # Table → (leaf kind, clear columns bound into the AAD, payload column).
 CLEAR_COLUMNS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
@@ -96,7 +95,10 @@ def seal_row(
     seed = new_seed()
     lh = leaf_hash(leaf_data(kind, int(row["id"]), commitments(seed, fields)))
     row["leaf_idx"] = writer.append(kind, int(row["id"]), lh)
-    payload = canonical_json({"fields": fields, "seed": seed.hex()}).encode("utf-8")
+    # The payload is only encrypted, never hashed: plain (unsorted) JSON is enough.
+    payload = json.dumps(
+        {"fields": fields, "seed": seed.hex()}, ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
     row[payload_col] = cipher.seal(payload, row_aad(table, row))
     return row
 

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 from dataclasses import dataclass
@@ -144,11 +143,11 @@ class Blinder:
     def blind(self, *parts: str) -> bytes:
         """Return the keyed hash of the parts, separated unambiguously."""
         data = "\x1f".join(parts).encode("utf-8")
-        return hmac.new(self._key, data, hashlib.sha256).digest()[:BLIND_BYTES]
+        return hmac.digest(self._key, data, "sha256")[:BLIND_BYTES]
 
     def blind_bytes(self, data: bytes) -> bytes:
         """Return the keyed hash of raw bytes."""
-        return hmac.new(self._key, data, hashlib.sha256).digest()[:BLIND_BYTES]
+        return hmac.digest(self._key, data, "sha256")[:BLIND_BYTES]
 
 
 __all__ = [

@@ -58,8 +58,8 @@ _STRING_FIELDS: Final[tuple[str, ...]] = (
     "reply_to",
     "target_id",
 )
-_TYPES: Final[frozenset[str]] = frozenset(m.value for m in MessageType)
-_KINDS: Final[frozenset[str]] = frozenset(k.value for k in ConversationKind)
+_TYPES: Final[dict[str, MessageType]] = {m.value: m for m in MessageType}
+_KINDS: Final[dict[str, ConversationKind]] = {k.value: k for k in ConversationKind}
 # Epoch values below this are seconds, not milliseconds: refuse them instead of guessing.
 _MIN_EPOCH_MS: Final[int] = 100_000_000_000
 
@@ -107,6 +107,10 @@ def _attachments(value: Any) -> tuple[Attachment, ...]:
     return tuple(out)
 
 
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def record_from_object(obj: Any, line_text: str, source: SourceInput, line: int) -> Record:
     """Build a Record from one canonical JSON object; raise InvalidLine on any defect."""
     if not isinstance(obj, dict):
@@ -115,37 +119,39 @@ def record_from_object(obj: Any, line_text: str, source: SourceInput, line: int)
     if missing:
         raise InvalidLine(f"missing field(s): {', '.join(missing)}")
     for key in _STRING_FIELDS:
-        if obj.get(key) is not None and not isinstance(obj[key], str | int):
+        value = obj.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
             raise InvalidLine(f"{key} must be a string")
-    mtype = obj["type"]
-    if mtype not in _TYPES:
-        raise InvalidLine(f"unknown type {mtype!r} (expected one of {', '.join(sorted(_TYPES))})")
-    kind = obj.get("conversation_kind") or "direct"
-    if kind not in _KINDS:
-        raise InvalidLine(f"unknown conversation_kind {kind!r} (direct, group or channel)")
+    mtype = _TYPES.get(obj["type"])
+    if mtype is None:
+        raise InvalidLine(
+            f"unknown type {obj['type']!r} (expected one of {', '.join(sorted(_TYPES))})"
+        )
+    kind = _KINDS.get(obj.get("conversation_kind") or "direct")
+    if kind is None:
+        raise InvalidLine(
+            f"unknown conversation_kind {obj['conversation_kind']!r} (direct, group or channel)"
+        )
     ts, off = parse_timestamp(obj["timestamp"], source)
     raw = obj.get("raw")
     raw_text = line_text if raw is None else raw if isinstance(raw, str) else canonical_json(raw)
 
-    def s(key: str) -> str | None:
-        v = obj.get(key)
-        return None if v is None else str(v)
-
+    get = obj.get
     return Record(
         platform=str(obj["platform"]),
         conversation_id=str(obj["conversation_id"]),
-        conversation_name=s("conversation_name") or "",
-        conversation_kind=ConversationKind(kind),
-        message_id=s("message_id"),
+        conversation_name=str(get("conversation_name") or ""),
+        conversation_kind=kind,
+        message_id=_opt_str(get("message_id")),
         sender_id=str(obj["sender_id"]),
-        sender_name=s("sender_name") or "",
+        sender_name=str(get("sender_name") or ""),
         timestamp_ms=ts,
         utc_offset_min=off,
-        type=MessageType(mtype),
-        text=s("text") or "",
+        type=mtype,
+        text=str(get("text") or ""),
         raw=raw_text,
-        reply_to=s("reply_to"),
-        target_id=s("target_id"),
+        reply_to=_opt_str(get("reply_to")),
+        target_id=_opt_str(get("target_id")),
         attachments=_attachments(obj.get("attachments")),
         line=line,
     )
