@@ -41,11 +41,14 @@ class SourceInput:
         self.tz = tz
         self.options: dict[str, str] = options or {}  # importer options, e.g. {"mapping": FILE}
         self._zip: zipfile.ZipFile | None = None
+        self._is_zip: bool | None = None
 
     @property
     def is_zip(self) -> bool:
-        """Return True when the export is a zip file."""
-        return self.path.is_file() and zipfile.is_zipfile(self.path)
+        """Return True when the export is a zip file (checked once)."""
+        if self._is_zip is None:
+            self._is_zip = self.path.is_file() and zipfile.is_zipfile(self.path)
+        return self._is_zip
 
     def open(self) -> IO[bytes]:
         """Open the export file itself for binary reading."""

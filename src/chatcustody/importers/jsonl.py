@@ -192,7 +192,7 @@ class JsonlImporter:
         head = head_bytes(path).lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]
         try:
             obj = json.loads(head)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
         return isinstance(obj, dict) and {"platform", "conversation_id", "timestamp"} <= obj.keys()
 
@@ -204,7 +204,7 @@ class JsonlImporter:
                 continue
             try:
                 obj = json.loads(text)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # deep nesting raises RecursionError
                 yield Rejected(number, f"malformed JSON: {exc}", text[:500])
                 continue
             try:
