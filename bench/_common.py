@@ -15,16 +15,8 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-_ZH = (
-    "护卫队 值班 巡逻 交接 监控 门禁 异常 登录 客户 投诉 订单 配送 超时 退款 骑手 客服 组长 法务 "
-    "审批 调取 证据 记录 聊天 系统 预警 处理 完成 收到 已读 请示 汇报 安保 停车场 大堂 电梯 消防 "
-    "演练 报警 钥匙 访客 登记 快递 包裹 夜班 早班 中班 主管 经理 财务室 机房 服务器 日志 导出 核对"
-).split()
-_EN = (
-    "guard patrol shift handover camera gate access alert login customer complaint order "
-    "delivery late refund rider agent lead legal approval evidence record chat system warning "
-    "checked done received please report parking lobby elevator fire drill alarm key visitor"
-).split()
+_ZH = ["护卫队", "值班", "巡逻", "交接", "监控", "门禁", "异常", "登录", "客户", "投诉", "订单", "配送", "超时", "退款", "骑手", "客服", "组长", "法务", "审批", "调取", "证据", "记录", "聊天", "系统", "预警", "处理", "完成", "收到", "已读", "请示", "汇报", "安保", "停车场", "大堂", "电梯", "消防", "演练", "报警", "钥匙", "访客", "登记", "快递", "包裹", "夜班", "早班", "中班", "主管", "经理", "财务室", "机房", "服务器", "日志", "导出", "核对"]
+_EN = ["guard", "patrol", "shift", "handover", "camera", "gate", "access", "alert", "login", "customer", "complaint", "order", "delivery", "late", "refund", "rider", "agent", "lead", "legal", "approval", "evidence", "record", "chat", "system", "warning", "checked", "done", "received", "please", "report", "parking", "lobby", "elevator", "fire", "drill", "alarm", "key", "visitor"]
 _EMOJI = ["👌", "🚓", "✅", "⚠️", "🙏", "😂", "👮", "📦"]
 
 
@@ -75,7 +67,11 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     data = {
         "benchmark": name,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         **data,
     }
     path = RESULTS / f"{name}.json"

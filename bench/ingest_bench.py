@@ -23,7 +23,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_seconds, peak_rss_mb, synthetic_text, timer, write_results  # noqa: E402
-
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
 PASSPHRASE = "bench-passphrase"
@@ -114,7 +113,9 @@ def run(n: int, database_url: str | None, workdir: Path, data: Path) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=1_000_000, help="messages to generate")
     parser.add_argument("--pg", default=None, help="also run on this PostgreSQL server URL")
     parser.add_argument("--keep", type=Path, default=None, help="work directory to keep")
@@ -124,12 +125,22 @@ def main() -> None:
     data = workdir / "messages.jsonl"
     with timer() as t_gen:
         generate(data, args.n)
-    texts = [json.loads(line)["text"].encode() for _, line in zip(range(200_000), data.open(encoding="utf-8"), strict=False)]
-    out: dict[str, Any] = {"n": args.n, "input_mb": round(data.stat().st_size / 2**20, 1), "generate_s": round(t_gen["s"], 1)}
+    texts = [
+        json.loads(line)["text"].encode()
+        for _, line in zip(range(200_000), data.open(encoding="utf-8"), strict=False)
+    ]
+    out: dict[str, Any] = {
+        "n": args.n,
+        "input_mb": round(data.stat().st_size / 2**20, 1),
+        "generate_s": round(t_gen["s"], 1),
+    }
     out["baseline_sqlite_rows_per_s"] = round(baseline_sqlite(min(args.n, 500_000), 600))
     out["baseline_aesgcm_msgs_per_s"] = round(baseline_aesgcm(texts))
     print(f"n={args.n:,}  input {out['input_mb']} MB", flush=True)
-    print(f"baseline: raw SQLite inserts {out['baseline_sqlite_rows_per_s']:,} rows/s, raw AES-GCM {out['baseline_aesgcm_msgs_per_s']:,} msgs/s", flush=True)
+    print(
+        f"baseline: raw SQLite inserts {out['baseline_sqlite_rows_per_s']:,} rows/s, raw AES-GCM {out['baseline_aesgcm_msgs_per_s']:,} msgs/s",
+        flush=True,
+    )
     backends: dict[str, str | None] = {"sqlite": None}
     if args.pg:
         backends["postgresql"] = args.pg
@@ -147,8 +158,12 @@ def main() -> None:
             if url:
                 with psycopg.connect(args.pg, autocommit=True) as c:
                     c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        r["ingest_vs_raw_sqlite"] = round(r["ingest_msgs_per_s"] / out["baseline_sqlite_rows_per_s"], 4)
-        r["verify_vs_raw_aesgcm"] = round(r["verify_msgs_per_s"] / out["baseline_aesgcm_msgs_per_s"], 4)
+        r["ingest_vs_raw_sqlite"] = round(
+            r["ingest_msgs_per_s"] / out["baseline_sqlite_rows_per_s"], 4
+        )
+        r["verify_vs_raw_aesgcm"] = round(
+            r["verify_msgs_per_s"] / out["baseline_aesgcm_msgs_per_s"], 4
+        )
         out[name] = r
         print(
             f"{name:10s} ingest {r['ingest_msgs_per_s']:>8,} msgs/s ({r['ingest_s']} s, {r['ingest_vs_raw_sqlite']:.3f}× raw SQLite)"

@@ -150,7 +150,13 @@ def jsonl(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
-def import_and_verify(vault: Vault, path: Path, format_name: str | None = None, tz: str | None = None) -> Any:
+def import_and_verify(
+    vault: Vault,
+    path: Path,
+    format_name: str | None = None,
+    tz: str | None = None,
+    options: dict[str, str] | None = None,
+) -> Any:
     """Import one export, assert it succeeded and the vault verifies; return its FileResult.
 
     Also asserts that importing the same export again adds nothing.
@@ -158,11 +164,11 @@ def import_and_verify(vault: Vault, path: Path, format_name: str | None = None, 
     from chatcustody.ingest import import_file
     from chatcustody.verify import verify_vault
 
-    result = import_file(vault, path, format_name, tz)
+    result = import_file(vault, path, format_name, tz, options=options)
     assert result.error is None, f"import failed: {result.error}"
     report = verify_vault(vault)
     assert report.ok, report.failures
-    again = import_file(vault, path, format_name, tz)
+    again = import_file(vault, path, format_name, tz, options=options)
     assert again.error is None and again.already_imported
     return result
 
@@ -188,9 +194,19 @@ def stored_counts(vault: Vault) -> dict[str, int]:
 
     from chatcustody.store import schema as t
 
-    tables = ("records", "conversations", "participants", "sources", "amendments", "events", "blobs")
+    tables = (
+        "records",
+        "conversations",
+        "participants",
+        "sources",
+        "amendments",
+        "events",
+        "blobs",
+    )
     with vault.engine.connect() as conn:
         return {
-            name: int(conn.execute(select(func.count()).select_from(t.metadata.tables[name])).scalar_one())
+            name: int(
+                conn.execute(select(func.count()).select_from(t.metadata.tables[name])).scalar_one()
+            )
             for name in tables
         }

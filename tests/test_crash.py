@@ -59,7 +59,9 @@ def test_sigkill_during_import_never_breaks_the_vault(
     rng = random.Random(f"crash-{backend}")
     killed = 0
     for _ in range(KILLS[backend]):
-        proc = subprocess.Popen(_import_cmd(export), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            _import_cmd(export), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         time.sleep(rng.uniform(0.05, full * 1.1))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

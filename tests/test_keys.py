@@ -14,7 +14,9 @@ from chatcustody.verify import verify_vault
 from tests.conftest import PASSPHRASE, conversation, import_and_verify, stored_records
 
 
-def test_rotate_rewraps_everything_and_retires_old_version(vault: Vault, jsonl: Any, settings: Settings) -> None:
+def test_rotate_rewraps_everything_and_retires_old_version(
+    vault: Vault, jsonl: Any, settings: Settings
+) -> None:
     """After rotation every data key uses the new version; the old one is retired and erased."""
     import_and_verify(vault, jsonl(conversation(20)))
     before = stored_records(vault)
@@ -26,7 +28,9 @@ def test_rotate_rewraps_everything_and_retires_old_version(vault: Vault, jsonl: 
             for table in (t.service_keys, t.conversations, t.blobs)
             for (v,) in conn.execute(select(table.c.mk_version))
         }
-        old = conn.execute(select(t.master_keys).where(t.master_keys.c.version == 1)).mappings().one()
+        old = (
+            conn.execute(select(t.master_keys).where(t.master_keys.c.version == 1)).mappings().one()
+        )
     assert versions == {2}
     assert old["retired_ms"] is not None and bytes(old["sealed"]) == b""
     vault.close()
@@ -41,12 +45,16 @@ def test_reencrypt_changes_ciphertexts_not_content(vault: Vault, jsonl: Any) -> 
     before = stored_records(vault)
     with vault.engine.connect() as conn:
         old = dict(conn.execute(select(t.records.c.id, t.records.c.payload)).all())
-        old_deks = dict(conn.execute(select(t.conversations.c.id, t.conversations.c.dek_sealed)).all())
+        old_deks = dict(
+            conn.execute(select(t.conversations.c.id, t.conversations.c.dek_sealed)).all()
+        )
     result = keys.rotate(vault, reencrypt=True)
     assert result.reencrypted_records == 10
     with vault.engine.connect() as conn:
         new = dict(conn.execute(select(t.records.c.id, t.records.c.payload)).all())
-        new_deks = dict(conn.execute(select(t.conversations.c.id, t.conversations.c.dek_sealed)).all())
+        new_deks = dict(
+            conn.execute(select(t.conversations.c.id, t.conversations.c.dek_sealed)).all()
+        )
     assert all(old[i] != new[i] for i in old)
     assert all(old_deks[i] != new_deks[i] for i in old_deks)
     assert stored_records(vault) == before
@@ -58,7 +66,9 @@ def test_status_warns_past_ninety_days(vault: Vault) -> None:
     rows, warnings = keys.status(vault)
     assert [k.version for k in rows] == [1] and rows[0].current and not warnings
     with vault.begin() as conn:
-        conn.execute(update(t.master_keys).values(created_ms=t.master_keys.c.created_ms - 91 * 86_400_000))
+        conn.execute(
+            update(t.master_keys).values(created_ms=t.master_keys.c.created_ms - 91 * 86_400_000)
+        )
     rows, warnings = keys.status(vault)
     assert rows[0].age_days > 90
     assert len(warnings) == 1 and "keys rotate" in warnings[0]

@@ -74,7 +74,9 @@ def _failures(vault: Vault) -> list[str]:
         (t.blobs, "dek_sealed", "blob {id}"),
     ],
 )
-def test_flipped_bit_in_any_row_is_named(filled: Vault, table: Any, column: str, named: str) -> None:
+def test_flipped_bit_in_any_row_is_named(
+    filled: Vault, table: Any, column: str, named: str
+) -> None:
     """A flipped bit anywhere in a ciphertext, key, leaf or head is reported by item."""
     rng = random.Random(f"{table.name}.{column}")
     for _ in range(ROUNDS):
@@ -93,7 +95,9 @@ def test_changed_clear_column_is_detected(filled: Vault) -> None:
             conn.execute(update(t.records).where(t.records.c.id == rid).values(values))
         assert any(f"record {rid}" in f for f in _failures(filled))
         with filled.begin() as conn:
-            conn.execute(update(t.records).where(t.records.c.id == rid).values(ts_ms=ts, type="text"))
+            conn.execute(
+                update(t.records).where(t.records.c.id == rid).values(ts_ms=ts, type="text")
+            )
     assert verify_vault(filled).ok
 
 

@@ -43,7 +43,9 @@ def _all_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 
 
-def test_no_plaintext_anywhere_in_the_vault(make_vault: Any, tmp_path: Path, jsonl: Any, backend: str) -> None:
+def test_no_plaintext_anywhere_in_the_vault(
+    make_vault: Any, tmp_path: Path, jsonl: Any, backend: str
+) -> None:
     """Message text, sender name, conversation title and file names appear in no vault file."""
     vault = make_vault()
     media = tmp_path / "exports" / "files"
@@ -62,7 +64,9 @@ def test_no_plaintext_anywhere_in_the_vault(make_vault: Any, tmp_path: Path, jso
     import_and_verify(vault, jsonl(msgs, "周晓梅-export.jsonl"))
     files = _all_files(vault.path)
     if backend == "sqlite":
-        assert any(p.name.endswith("-wal") for p in files) or any(p.name == "vault.db" for p in files)
+        assert any(p.name.endswith("-wal") for p in files) or any(
+            p.name == "vault.db" for p in files
+        )
     needles = []
     for value in SECRETS.values():
         for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
@@ -81,7 +85,11 @@ def _assert_not_in_postgres(vault: Vault, needles: list[bytes]) -> None:
     from sqlalchemy import text
 
     with vault.engine.connect() as conn:
-        tables = conn.execute(text("select tablename from pg_tables where schemaname='public'")).scalars().all()
+        tables = (
+            conn.execute(text("select tablename from pg_tables where schemaname='public'"))
+            .scalars()
+            .all()
+        )
         for table in tables:
             for row in conn.execute(text(f'select * from "{table}"')):
                 blob = repr(tuple(row)).encode("utf-8")

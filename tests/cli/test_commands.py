@@ -12,10 +12,14 @@ from typing import Any
 from tests.conftest import PASSPHRASE, conversation, write_jsonl
 
 
-def run(args: list[str], vault: Path, passphrase: str = PASSPHRASE, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], vault: Path, passphrase: str = PASSPHRASE, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a subprocess with the test passphrase."""
     env = dict(os.environ, CHATCUSTODY_PASSPHRASE=passphrase, CHATCUSTODY_VAULT=str(vault))
-    proc = subprocess.run([sys.executable, "-m", "chatcustody", *args], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "chatcustody", *args], env=env, capture_output=True, text=True
+    )
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -71,7 +75,11 @@ def test_demo_builds_and_reopens(tmp_path: Path) -> None:
     """The README's first command: a demo vault imports the samples and verifies, twice."""
     env: dict[str, Any] = {k: v for k, v in os.environ.items() if k != "CHATCUSTODY_PASSPHRASE"}
     cmd = [sys.executable, "-m", "chatcustody", "demo", "--dir", str(tmp_path / "demo"), "--json"]
-    first = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
+    first = json.loads(
+        subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    )
     assert first["import"]["imported"] == 27 and first["verify"]["ok"]
-    second = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
+    second = json.loads(
+        subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    )
     assert second["import"]["imported"] == 0 and second["import"]["files"][0]["already_imported"]

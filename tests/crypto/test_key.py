@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from chatcustody.crypto import KdfParams, Keyring, derive_kek, new_key, open_master_key, seal_master_key
+from chatcustody.crypto import (
+    KdfParams,
+    Keyring,
+    derive_kek,
+    new_key,
+    open_master_key,
+    seal_master_key,
+)
 from chatcustody.errors import IntegrityError, UsageError, WrongPassphraseError
 
 

@@ -144,7 +144,9 @@ def test_attachments_are_acquired(vault: Vault, tmp_path: Path, jsonl: Any) -> N
     path = jsonl(
         [
             message(type="image", attachments=[{"path": "media/photo.jpg", "mime": "image/jpeg"}]),
-            message(message_id="m-2", type="file", attachments=[{"name": "合同.pdf", "included": False}]),
+            message(
+                message_id="m-2", type="file", attachments=[{"name": "合同.pdf", "included": False}]
+            ),
         ]
     )
     result = import_and_verify(vault, path)

@@ -32,6 +32,8 @@ from chatcustody.store import schema as t
 from chatcustody.vault import Vault, check_zone
 
 MAX_PROBLEMS_SHOWN: Final[int] = 20
+_CLEAR_LIMIT: Final[int] = 32  # platform, category: String(32) clear columns
+_ACTION_LIMIT: Final[int] = 16  # amendments.action: String(16)
 
 Progress = Callable[[str, int, int | None], None]
 """Callback (phase, done, total) for progress bars; total None when unknown."""
@@ -60,6 +62,7 @@ class FileResult:
             "events": self.counts.events,
             "attachments": self.counts.attachments,
             "quarantined": self.counts.quarantined,
+            "variants": self.counts.variants,
         }
         if self.source:
             out.update(self.source.to_json())
@@ -101,6 +104,7 @@ class ImportSummary:
             "events": total.events,
             "attachments": total.attachments,
             "quarantined": total.quarantined,
+            "variants": total.variants,
             "sources": [f.source.to_json() for f in self.files if f.source],
             "files": [f.to_json() for f in self.files],
             "errors": errors,
@@ -118,19 +122,36 @@ def _missing_attachment(source: SourceInput, record: Record) -> str | None:
     return None
 
 
+def _clear_value_problem(item: ParseResult) -> str | None:
+    """Return why an item's clear (unencrypted, length-limited) columns can't be stored."""
+    checks: list[tuple[str, str, int]] = []
+    if isinstance(item, Record | Amendment):
+        checks.append(("platform", item.platform, _CLEAR_LIMIT))
+    if isinstance(item, Amendment):
+        checks.append(("action", item.action, _ACTION_LIMIT))
+    if isinstance(item, Event):
+        checks.append(("category", item.category, _CLEAR_LIMIT))
+    for name, value, limit in checks:
+        if not value or len(value) > limit or not value.isprintable():
+            return f"{name} {value[:40]!r} must be 1–{limit} printable characters"
+    return None
+
+
 def _checked(source: SourceInput, items: Iterator[ParseResult]) -> Iterator[ParseResult]:
-    """Pass items through, turning records with a missing attachment into Rejected."""
+    """Pass items through, turning records that can't be stored as given into Rejected."""
     for item in items:
-        if isinstance(item, Record):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        problem = _clear_value_problem(item)
+        if problem is None and isinstance(item, Record):
             missing = _missing_attachment(source, item)
             if missing is not None:
-                yield Rejected(
-                    item.line,
-                    f"attachment path {missing!r} does not exist in the export",
-                    item.raw[:500],
-                    item.message_id,
-                )
-                continue
+                problem = f"attachment path {missing!r} does not exist in the export"
+        if problem is not None:
+            record = item.message_id if isinstance(item, Record | Amendment) else None
+            yield Rejected(item.line, problem, item.raw[:500], record)
+            continue
         yield item
 
 
@@ -145,6 +166,10 @@ def _validate(
     bad = good = 0
     for item in items:
         if isinstance(item, Rejected):
+            if item.line is None and item.record is None:
+                # The file as a whole is unreadable (empty, wrong format, bad mapping):
+                # quarantining it would mark it imported with nothing in it.
+                raise BadInputError([InputProblem(str(path), None, item.reason)])
             bad += 1
             if len(problems) < MAX_PROBLEMS_SHOWN:
                 problems.append(InputProblem(str(path), item.line, item.reason, item.record))

@@ -12,18 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from chatcustody._env import now_ms
 from chatcustody.crypto import FieldCipher, new_key
 from chatcustody.errors import BadInputError, InputProblem
 from chatcustody.importers import Rejected, SourceInput
 from chatcustody.ingest._acquire import digest_stream, put_blob
-from chatcustody.ingest._keys import message_key
+from chatcustody.ingest._keys import Keyer, message_key
 from chatcustody.ingest._quarantine import quarantine_rows
 from chatcustody.ledger import LedgerWriter
 from chatcustody.model import Amendment, Attachment, Event, Item, Record
-from chatcustody.rows import conversation_aad, participant_name_aad, seal_row
+from chatcustody.rows import conversation_aad, open_row, participant_name_aad, seal_row
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault, key_purpose, next_id
 
@@ -43,6 +43,7 @@ class BatchCounts:
     events: int = 0
     attachments: int = 0
     quarantined: int = 0
+    variants: int = 0
     conversations: set[int] = field(default_factory=set)
     new_conversations: int = 0
     new_participants: int = 0
@@ -55,6 +56,7 @@ class BatchCounts:
         self.events += other.events
         self.attachments += other.attachments
         self.quarantined += other.quarantined
+        self.variants += other.variants
         self.conversations |= other.conversations
         self.new_conversations += other.new_conversations
         self.new_participants += other.new_participants
@@ -95,6 +97,8 @@ class BatchWriter:
         self._next_participant = 0
         self._next_name = 0
         self._quarantined_lines: set[int] | None = None
+        self._titled: set[int] = set()  # conversations known to have their title stored
+        self._keyer = Keyer(vault.blinder)
 
     def write(self, items: Sequence[Keyed]) -> BatchCounts:
         """Commit one batch of (item, dedupe key); return what it did."""
@@ -128,9 +132,12 @@ class BatchWriter:
             counts.quarantined = quarantine_rows(self._vault, conn, self._source_id, fresh)
             self._quarantined_lines.update(r.line for r in fresh if r.line is not None)
             items = [(item, key) for item, key in items if not isinstance(item, Rejected)]
-        existing = self._existing_keys(conn, [k for _, k in items])
+        existing, stored_records = self._existing_keys(conn, [k for _, k in items])
         self._prefetch_participants(conn, items)
         seen: set[bytes] = set()
+        # A record already stored under the same key but with different content (a re-export
+        # that changed it) is kept as a "variant" amendment, appended to this queue.
+        queue: list[Keyed] = list(items)
         record_rows: list[dict[str, Any]] = []
         amend_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
@@ -142,9 +149,16 @@ class BatchWriter:
         next_record = next_id(conn, t.records)
         next_amend = next_id(conn, t.amendments)
         next_event = next_id(conn, t.events)
-        for item, key in items:
-            if key in existing or key in seen:
+        for n, (item, key) in enumerate(queue):
+            is_variant = n >= len(items)  # appended below; its key was checked there
+            if not is_variant and (key in existing or key in seen):
                 counts.duplicates += 1
+                if isinstance(item, Record) and key in stored_records:
+                    variant = self._variant(conn, item, stored_records[key])
+                    if variant is not None and variant[1] not in seen:
+                        seen.add(variant[1])
+                        queue.append(variant)
+                        counts.variants += 1
                 continue
             seen.add(key)
             if isinstance(item, Record):
@@ -232,6 +246,32 @@ class BatchWriter:
                 conn.execute(insert(table), rows)
         return counts
 
+    def _variant(
+        self, conn: Connection, item: Record, stored: Any
+    ) -> tuple[Amendment, bytes] | None:
+        """Return an amendment keeping ``item`` if it differs from the stored record."""
+        cipher = self._vault.conversation_cipher(conn, int(stored["conversation_id"]))
+        old = open_row("records", stored, cipher).fields
+        new = (item.text, item.type.value, item.sender_id, item.timestamp_ms)
+        if new == (old["text"], old["type"], old["sender_id"], old["timestamp_ms"]):
+            return None
+        assert item.message_id is not None  # content-keyed records differ in key instead
+        variant = Amendment(
+            platform=item.platform,
+            conversation_id=item.conversation_id,
+            message_id=item.message_id,
+            action="variant",
+            timestamp_ms=item.timestamp_ms,
+            utc_offset_min=item.utc_offset_min,
+            actor_id=item.sender_id,
+            text=item.text,
+            raw=item.raw,
+            line=item.line,
+        )
+        key = self._keyer.amendment(variant)
+        known = conn.execute(select(t.amendments.c.id).where(t.amendments.c.dedupe == key)).first()
+        return None if known is not None else (variant, key)
+
     def _prefetch_participants(self, conn: Connection, items: Sequence[Keyed]) -> None:
         """Load, in a few queries, the stored participants this batch mentions."""
         wanted: dict[bytes, tuple[str, str]] = {}
@@ -272,18 +312,27 @@ class BatchWriter:
             name = None if last is None else open_name(directory, last)
             self._participants[ident] = (pid, name)
 
-    def _existing_keys(self, conn: Connection, keys: list[bytes]) -> set[bytes]:
+    def _existing_keys(
+        self, conn: Connection, keys: list[bytes]
+    ) -> tuple[set[bytes], dict[bytes, Any]]:
+        """Return the keys already stored, and the stored record rows among them."""
         found: set[bytes] = set()
-        for table in (t.records, t.amendments, t.events):
-            for i in range(0, len(keys), _IN_CHUNK):
-                chunk = keys[i : i + _IN_CHUNK]
+        records: dict[bytes, Any] = {}
+        for i in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[i : i + _IN_CHUNK]
+            for row in conn.execute(
+                select(t.records).where(t.records.c.dedupe.in_(chunk))
+            ).mappings():
+                records[bytes(row["dedupe"])] = row
+            for table in (t.amendments, t.events):
                 found.update(
                     bytes(k)
                     for (k,) in conn.execute(
                         select(table.c.dedupe).where(table.c.dedupe.in_(chunk))
                     )
                 )
-        return found
+        found.update(records)
+        return found, records
 
     def _conversation(
         self, conn: Connection, r: Record, counts: BatchCounts
@@ -342,10 +391,36 @@ class BatchWriter:
                 )
                 conn.execute(insert(t.conversations).values(**row))
                 counts.new_conversations += 1
+                if name:
+                    self._titled.add(conv_id)
             else:
                 conv_id = int(found)
             self._conversations[cache_key] = conv_id
+        if name and conv_id not in self._titled:
+            self._fill_title(conn, conv_id, name, kind)
         return conv_id, self._vault.conversation_cipher(conn, conv_id)
+
+    def _fill_title(self, conn: Connection, conv_id: int, name: str, kind: str) -> None:
+        """Give a conversation first seen through an edit or deletion its title and kind."""
+        row = (
+            conn.execute(select(t.conversations).where(t.conversations.c.id == conv_id))
+            .mappings()
+            .one()
+        )
+        cipher = self._vault.conversation_cipher(conn, conv_id)
+        stored = cipher.open(
+            bytes(row["name_enc"]), conversation_aad(row), f"conversation {conv_id} title"
+        )
+        if not stored:
+            new_row = {**row, "kind": kind}
+            conn.execute(
+                update(t.conversations)
+                .where(t.conversations.c.id == conv_id)
+                .values(
+                    kind=kind, name_enc=cipher.seal(name.encode("utf-8"), conversation_aad(new_row))
+                )
+            )
+        self._titled.add(conv_id)
 
     def _participant(
         self,
