@@ -68,16 +68,17 @@ CLEAR_COLUMNS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
 KIND_TABLE: Final[dict[str, str]] = {kind: table for table, (kind, _, _) in CLEAR_COLUMNS.items()}
 
 
-def _clear(value: Any) -> str:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    return str(value)
+_BINARY_COLUMNS: Final[frozenset[str]] = frozenset({"dedupe", "target_key"})
 
 
 def row_aad(table: str, row: Mapping[Any, Any]) -> bytes:
-    """Return the AAD binding a payload to its row's clear columns."""
+    """Return the AAD binding a payload to its row's clear columns (binary ones as hex)."""
     _, columns, _ = CLEAR_COLUMNS[table]
-    return (table + "|" + "|".join(_clear(row[c]) for c in columns)).encode("utf-8")
+    parts = [table]
+    for c in columns:
+        value = row[c]
+        parts.append(bytes(value).hex() if c in _BINARY_COLUMNS else str(value))
+    return "|".join(parts).encode("utf-8")
 
 
 def seal_row(

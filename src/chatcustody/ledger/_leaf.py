@@ -67,14 +67,29 @@ def commitment(salt: bytes, value: Any) -> bytes:
 
 
 def commitments(seed: bytes, fields: Mapping[str, Any]) -> dict[str, str]:
-    """Return ``{field: hex commitment}`` for every field, in sorted field order."""
+    """Return ``{field: hex commitment}`` for every field, in sorted field order.
+
+    Runs once per record on ingest and on verify: the common value types are encoded inline
+    (``type() is`` excludes bool from int), everything else through ``value_bytes``.
+    """
     sha = hashlib.sha256
     names = sorted(fields)
     stream = hashlib.shake_256(seed + _SALT_DOMAIN).digest(SALT_BYTES * len(names))
     out: dict[str, str] = {}
-    for i, name in enumerate(names):
-        salt = stream[i * SALT_BYTES : (i + 1) * SALT_BYTES]
-        out[name] = sha(salt + value_bytes(fields[name])).hexdigest()
+    offset = 0
+    for name in names:
+        value = fields[name]
+        kind = type(value)
+        if kind is str:
+            data = encode_basestring(value).encode("utf-8")
+        elif value is None:
+            data = b"null"
+        elif kind is int:
+            data = str(value).encode()
+        else:
+            data = value_bytes(value)
+        out[name] = sha(stream[offset : offset + SALT_BYTES] + data).hexdigest()
+        offset += SALT_BYTES
     return out
 
 
