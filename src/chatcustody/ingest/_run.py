@@ -13,6 +13,8 @@ Order of work for one file, and why:
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,14 +113,27 @@ class ImportSummary:
         }
 
 
-def _missing_attachment(source: SourceInput, record: Record) -> str | None:
-    """Return the path of the first attachment the export names but lacks, if any."""
+_UNREADABLE = (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+
+
+def _attachment_problem(source: SourceInput, record: Record) -> str | None:
+    """Return what is wrong with the first attachment that is named but absent or unreadable.
+
+    Each present attachment is read to its end here, during validation, so a corrupt or
+    encrypted zip member rejects the file before anything is committed.
+    """
     for a in record.attachments:
-        if a.included and a.path is not None:
+        if not a.included or a.path is None:
+            continue
+        try:
             stream = source.attachment(a.path)
             if stream is None:
-                return a.path
-            stream.close()
+                return f"attachment path {a.path!r} does not exist in the export"
+            with stream:
+                while stream.read(1 << 20):
+                    pass
+        except _UNREADABLE as exc:
+            return f"attachment {a.path!r} cannot be read: {exc}"
     return None
 
 
@@ -137,17 +152,20 @@ def _clear_value_problem(item: ParseResult) -> str | None:
     return None
 
 
-def _checked(source: SourceInput, items: Iterator[ParseResult]) -> Iterator[ParseResult]:
-    """Pass items through, turning records that can't be stored as given into Rejected."""
+def _checked(
+    source: SourceInput, items: Iterator[ParseResult], attachments: bool = True
+) -> Iterator[ParseResult]:
+    """Pass items through, turning records that can't be stored as given into Rejected.
+
+    ``attachments=False`` skips reading attachments (the validation pass already did).
+    """
     for item in items:
         if isinstance(item, Rejected):
             yield item
             continue
         problem = _clear_value_problem(item)
-        if problem is None and isinstance(item, Record):
-            missing = _missing_attachment(source, item)
-            if missing is not None:
-                problem = f"attachment path {missing!r} does not exist in the export"
+        if problem is None and attachments and isinstance(item, Record) and item.attachments:
+            problem = _attachment_problem(source, item)
         if problem is not None:
             record = item.message_id if isinstance(item, Record | Amendment) else None
             yield Rejected(item.line, problem, item.raw[:500], record)
@@ -233,7 +251,7 @@ def import_file(
         result.source = acquire(vault, original, importer.name, actor)
         writer = BatchWriter(vault, result.source.id, source)
         keyer = Keyer(vault.blinder)
-        items = _checked(source, importer.parse(source))
+        items = _checked(source, importer.parse(source), attachments=skip_bad)
         for batch in _batches(items, keyer, vault.settings.batch_size):
             result.counts.add(writer.write(batch))
             if progress:
