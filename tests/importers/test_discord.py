@@ -15,8 +15,8 @@ import pytest
 from hypothesis import strategies as st
 
 from chatcustody.errors import BadInputError
-from chatcustody.importers import Rejected, SourceInput
-from chatcustody.importers import discord as dce
+from chatcustody.importers import Rejected, SourceInput, _json
+from chatcustody.importers._export import iso_time
 from chatcustody.importers.discord import IMPORTER
 from chatcustody.ingest import import_file
 from chatcustody.model import Amendment, Event, Record, to_epoch_ms
@@ -28,6 +28,7 @@ from tests.conftest import (
     stored_records,
     write_jsonl,
 )
+from tests.importers._fuzz import mutate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discord"
 GUILD_DIR = FIXTURES / "guild"
@@ -35,46 +36,6 @@ GUILD = next(GUILD_DIR.glob("*.json"))
 MEDIA = GUILD.name + "_Files"
 DM = FIXTURES / "dm.json"
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-_JUNK = st.sampled_from(
-    [
-        b"{",
-        b"}",
-        b"[",
-        b"]",
-        b",",
-        b":",
-        b'"',
-        b"\\",
-        b"\xff",
-        b"\xe4\xb8",
-        b"null",
-        b'{"a":',
-        b"\n",
-    ]
-) | st.binary(max_size=8)
-
-
-@st.composite
-def mutate(draw: st.DrawFn, data: bytes) -> bytes:
-    """Damage an export: flip, insert, delete bytes, truncate it, shuffle its lines."""
-    ops = ["flip", "insert", "delete", "truncate", "shuffle"]
-    for op in draw(st.lists(st.sampled_from(ops), min_size=1, max_size=3)):
-        if not data:
-            break
-        i = draw(st.integers(0, len(data) - 1))
-        if op == "flip":
-            data = data[:i] + bytes([draw(st.integers(0, 255))]) + data[i + 1 :]
-        elif op == "insert":
-            data = data[:i] + draw(_JUNK) + data[i:]
-        elif op == "delete":
-            data = data[:i] + data[i + draw(st.integers(1, 64)) :]
-        elif op == "truncate":
-            data = data[:i]
-        else:
-            data = b"\n".join(draw(st.permutations(data.split(b"\n"))))
-    return data
 
 
 def parse(path: Path) -> list[Any]:
@@ -251,7 +212,7 @@ def test_detect_claims_only_discord_exports(tmp_path: Path) -> None:
 def test_chunk_boundaries_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Reading in 5-byte pieces yields exactly what a whole read yields (lines and raw too)."""
     whole = parse(GUILD)
-    monkeypatch.setattr(dce, "READ_BYTES", 5)
+    monkeypatch.setattr(_json, "READ_BYTES", 5)
     assert parse(GUILD) == whole
     assert sum(isinstance(i, Record) for i in whole) == 15
 
@@ -323,7 +284,7 @@ def test_fast_iso_parsing_matches_datetime(naive: datetime, offset: int, spec: s
     if spec == "Z":
         text = text.replace("+00:00", "Z")
     want = datetime.fromisoformat(text)
-    assert dce.iso_time(text, "t") == (
+    assert iso_time(text, "t") == (
         to_epoch_ms(want),
         int(want.utcoffset().total_seconds() // 60),
     )

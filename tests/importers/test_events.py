@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ from chatcustody.store import schema as t
 from chatcustody.vault import Vault
 from chatcustody.verify import verify_vault
 from tests.conftest import import_and_verify, message, stored_counts, write_jsonl
+from tests.importers._fuzz import apply_ops
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 GENERIC = Path(__file__).parent / "fixtures" / "generic"
@@ -261,23 +261,6 @@ def test_gb18030_is_guessed_and_utf8_errors_are_named(tmp_path: Path) -> None:
     assert "invalid utf-8" in items[-1].reason
 
 
-def _mutate(data: bytes, ops: list[tuple[str, int, bytes]]) -> bytes:
-    for op, n, junk in ops:
-        at = n % (len(data) + 1)
-        if op == "flip" and data:
-            i = n % len(data)
-            data = data[:i] + bytes([data[i] ^ (junk[0] if junk else 0xFF)]) + data[i + 1 :]
-        elif op == "truncate":
-            data = data[:at]
-        elif op == "insert":
-            data = data[:at] + junk + data[at:]
-        elif op == "shuffle":
-            lines = data.split(b"\n")
-            random.Random(n).shuffle(lines)
-            data = b"\n".join(lines)
-    return data
-
-
 OPS = st.lists(
     st.tuples(
         st.sampled_from(["flip", "truncate", "insert", "shuffle"]),
@@ -299,7 +282,7 @@ def test_fuzzed_logs_only_yield_events_or_rejections(
 ) -> None:
     """Mutated event logs never raise: every outcome is an Event or a Rejected."""
     path = tmp_path_factory.getbasetemp() / f"fuzz-events{original.suffix}"
-    path.write_bytes(_mutate(original.read_bytes(), ops))
+    path.write_bytes(apply_ops(original.read_bytes(), ops))
     mapping = GATE_MAP if original == GATE_LOG else None
     for item in _parse(path, mapping):
         assert isinstance(item, Event | Rejected)
@@ -314,7 +297,7 @@ def test_detect_never_raises(
 ) -> None:
     """detect() answers True or False for any bytes, never an exception."""
     path = tmp_path_factory.getbasetemp() / f"detect{original.suffix}"
-    path.write_bytes(_mutate(original.read_bytes(), ops))
+    path.write_bytes(apply_ops(original.read_bytes(), ops))
     for name in ("events", "csv", "jsonl"):
         assert REGISTRY[name].detect(path) in (True, False)
 
@@ -325,7 +308,7 @@ def test_detect_never_raises(
 def test_mutated_log_import_is_all_or_nothing(vault: Vault, tmp_path: Path, ops: Any) -> None:
     """A damaged log imports fully or fails as BadInputError with nothing committed."""
     path = tmp_path / "damaged.csv"
-    path.write_bytes(_mutate(ADMIN_OPS.read_bytes(), ops))
+    path.write_bytes(apply_ops(ADMIN_OPS.read_bytes(), ops))
     result = import_file(vault, path, "events")
     if result.error is None:
         assert stored_counts(vault)["events"] == result.counts.events

@@ -6,8 +6,7 @@ Ingest-level tests pass the mapping through ``import_file(..., options={"mapping
 from __future__ import annotations
 
 import json
-import random
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,12 +18,13 @@ from hypothesis import strategies as st
 from chatcustody.errors import BadInputError
 from chatcustody.importers import REGISTRY, Rejected, SourceInput
 from chatcustody.importers._base import local_to_utc
-from chatcustody.importers._mapping import RowError, TimeFormat, _local_to_utc, parse_time
+from chatcustody.importers._mapping import RowError, TimeFormat, parse_time
 from chatcustody.ingest import import_file
 from chatcustody.model import Amendment, Event, MessageType, Record
 from chatcustody.vault import Vault
 from chatcustody.verify import verify_vault
 from tests.conftest import message, stored_counts, stored_records, write_jsonl
+from tests.importers._fuzz import apply_ops
 
 FIXTURES = Path(__file__).parent / "fixtures" / "generic"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -415,20 +415,7 @@ def test_parse_time_refuses_guesses(value: object, fmt: str, reason: str) -> Non
         parse_time(value, TimeFormat.parse(fmt), SHANGHAI)
 
 
-ZONES = st.sampled_from(
-    ["Asia/Shanghai", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata"]
-)
 INSTANTS = st.datetimes(min_value=datetime(1980, 1, 2), max_value=datetime(2199, 12, 30))
-
-
-@settings(max_examples=300, deadline=None)
-@given(naive=INSTANTS, zone=ZONES, near=st.integers(-7200, 7200))
-def test_memoised_zone_offsets_match_local_to_utc(naive: datetime, zone: str, near: int) -> None:
-    """The per-hour offset memo gives exactly local_to_utc, DST transitions included."""
-    tz = ZoneInfo(zone)
-    transition = datetime(2026, 3, 8, 2, 0) if zone == "America/New_York" else naive
-    for dt in (naive, transition + timedelta(seconds=near)):
-        assert _local_to_utc(dt, tz) == local_to_utc(dt, tz)
 
 
 @settings(max_examples=200, deadline=None)
@@ -465,23 +452,6 @@ def test_generic_formats_are_never_detected(tmp_path: Path, fmt: str) -> None:
     assert not importer.detect(tmp_path)  # a folder
 
 
-def _mutate(data: bytes, ops: list[tuple[str, int, bytes]]) -> bytes:
-    for op, n, junk in ops:
-        at = n % (len(data) + 1)
-        if op == "flip" and data:
-            i = n % len(data)
-            data = data[:i] + bytes([data[i] ^ (junk[0] if junk else 0xFF)]) + data[i + 1 :]
-        elif op == "truncate":
-            data = data[:at]
-        elif op == "insert":
-            data = data[:at] + junk + data[at:]
-        elif op == "shuffle":
-            lines = data.split(b"\n")
-            random.Random(n).shuffle(lines)
-            data = b"\n".join(lines)
-    return data
-
-
 JUNK = st.one_of(
     st.binary(max_size=12),
     st.sampled_from([b'"', b",", b"\n", b"\r", b"{", b"}", b"\xff", b"\x00", "异常".encode()]),
@@ -508,7 +478,7 @@ def test_fuzzed_input_only_yields_items_or_rejections(
         "jsonl": ("jsonl", DINGTALK_JSONL, DINGTALK_JSONL_MAP),
     }[which]
     path = tmp_path_factory.getbasetemp() / f"fuzz{original.suffix}"
-    path.write_bytes(_mutate(original.read_bytes(), ops))
+    path.write_bytes(apply_ops(original.read_bytes(), ops))
     for item in _parse(fmt, path, mapping):
         assert isinstance(item, ITEM_TYPES)
         if isinstance(item, Rejected):
@@ -527,7 +497,7 @@ def test_fuzzed_input_only_yields_items_or_rejections(
 def test_mutated_import_is_all_or_nothing(vault: Vault, tmp_path: Path, ops: Any) -> None:
     """A damaged export imports fully or fails as BadInputError with nothing committed."""
     path = tmp_path / "damaged.csv"
-    path.write_bytes(_mutate(DINGTALK_CSV.read_bytes(), ops))
+    path.write_bytes(apply_ops(DINGTALK_CSV.read_bytes(), ops))
     result = import_file(vault, path, "csv", options=_opts(DINGTALK_CSV_MAP))
     if result.error is None:
         assert stored_counts(vault)["sources"] == 1

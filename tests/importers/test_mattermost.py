@@ -22,6 +22,7 @@ from chatcustody.ingest import import_file
 from chatcustody.model import Amendment, Record
 from chatcustody.vault import Vault
 from tests.conftest import import_and_verify, stored_counts, stored_records
+from tests.importers._fuzz import mutate_seeded
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mattermost" / "export"
 CSV = FIXTURE / "posts.csv"
@@ -282,21 +283,7 @@ def test_zip_without_posts_csv_is_rejected(vault: Vault, tmp_path: Path) -> None
 # --- fuzzing ------------------------------------------------------------------------------
 
 
-def _mutate(data: bytes, how: str, rnd: random.Random) -> bytes:
-    if how == "flip":
-        b = bytearray(data)
-        for _ in range(rnd.randint(1, 8)):
-            b[rnd.randrange(len(b))] = rnd.randrange(256)
-        return bytes(b)
-    if how == "truncate":
-        return data[: rnd.randrange(len(data) + 1)]
-    if how == "junk":
-        at = rnd.randrange(len(data) + 1)
-        junk = rnd.choice([b"\x00", b"\xff\xfe", b'"', b",,,", b"\r", b"\n\n", "时".encode()])
-        return data[:at] + junk + data[at:]
-    lines = data.split(b"\n")
-    rnd.shuffle(lines)
-    return b"\n".join(lines)
+_JUNK_CSV: list[bytes] = [b"\x00", b"\xff\xfe", b'"', b",,,", b"\r", b"\n\n", "时".encode()]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -312,9 +299,9 @@ def test_fuzz_parse_yields_items_or_rejections_only(seed: int, how: str, zipped:
         path = Path(tmp) / "posts.csv"
         if zipped:
             path = zip_export(Path(tmp) / "e.zip")
-            path.write_bytes(_mutate(path.read_bytes(), how, rnd))
+            path.write_bytes(mutate_seeded(path.read_bytes(), how, rnd, _JUNK_CSV))
         else:
-            path.write_bytes(_mutate(CSV.read_bytes(), how, rnd))
+            path.write_bytes(mutate_seeded(CSV.read_bytes(), how, rnd, _JUNK_CSV))
         IMPORTER.detect(path)
         for item in parse(path):
             assert isinstance(item, Record | Amendment | Rejected)
@@ -326,7 +313,7 @@ def test_fuzz_ingest_succeeds_or_commits_nothing(
 ) -> None:
     """A mutated export either imports or fails with BadInputError leaving no rows."""
     path = tmp_path / "posts.csv"
-    path.write_bytes(_mutate(CSV.read_bytes(), how, random.Random(seed)))
+    path.write_bytes(mutate_seeded(CSV.read_bytes(), how, random.Random(seed), _JUNK_CSV))
     result = import_file(vault, path, "mattermost")
     if result.error is None:
         assert stored_counts(vault)["records"] == result.counts.imported

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatcustody.errors import BadInputError
-from chatcustody.importers import Rejected, SourceInput, local_to_utc
-from chatcustody.importers.qq import IMPORTER, TITLE, LocalClock
+from chatcustody.importers import Rejected, SourceInput
+from chatcustody.importers.qq import IMPORTER, TITLE
 from chatcustody.ingest import import_file
 from chatcustody.model import MessageType, Record
 from chatcustody.vault import Vault
 from tests.conftest import import_and_verify, stored_counts, stored_records, write_jsonl
-from tests.importers.test_wechat import mutated
+from tests.importers._fuzz import mutated
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qq"
 GROUP = FIXTURES / "护卫队值班群.txt"  # UTF-8 with BOM, CRLF
@@ -157,24 +156,6 @@ def test_bad_export_names_line_and_commits_nothing(vault: Vault, tmp_path: Path,
     assert (problem.path, problem.line) == (str(path), line)
     assert reason in problem.reason
     assert nothing_committed(vault)
-
-
-ZONES = ["Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
-         "America/St_Johns", "Asia/Kathmandu", "Pacific/Apia"]  # fmt: skip
-CLOCKS = {name: LocalClock(ZoneInfo(name)) for name in ZONES}
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    zone=st.sampled_from(ZONES),
-    when=st.datetimes(datetime(1990, 1, 1), datetime(2100, 1, 1)),
-    near_hour=st.booleans(),
-)
-def test_local_clock_equals_local_to_utc(zone: str, when: datetime, near_hour: bool) -> None:
-    """The per-hour local clock gives exactly what local_to_utc gives, in gaps and folds too."""
-    if near_hour:  # DST gaps and folds sit at the start and end of hours
-        when = when.replace(minute=59 if when.minute % 2 else 0, second=when.second % 2 * 59)
-    assert CLOCKS[zone].utc(when) == local_to_utc(when, ZoneInfo(zone))
 
 
 @pytest.mark.parametrize("path", [GROUP, FRIEND, EXPORT_ALL])

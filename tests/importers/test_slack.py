@@ -18,11 +18,13 @@ from hypothesis import strategies as st
 
 from chatcustody.errors import BadInputError
 from chatcustody.importers import Rejected, SourceInput
-from chatcustody.importers.slack import IMPORTER, parse_ts
+from chatcustody.importers._slack_export import parse_ts
+from chatcustody.importers.slack import IMPORTER
 from chatcustody.ingest import import_file
 from chatcustody.model import Amendment, Record
 from chatcustody.vault import Vault
 from tests.conftest import import_and_verify, stored_counts, stored_records
+from tests.importers._fuzz import mutate_seeded
 
 FIXTURE = Path(__file__).parent / "fixtures" / "slack" / "export"
 PARENT = "1709254800.123456"
@@ -345,21 +347,7 @@ def test_forced_format_on_a_plain_file_is_rejected(vault: Vault, tmp_path: Path)
 _MUTABLE = ("guard-duty/2024-03-01.json", "guard-duty/2024-03-02.json", "users.json", "dms.json")
 
 
-def _mutate(data: bytes, how: str, rnd: random.Random) -> bytes:
-    if how == "flip" and data:
-        b = bytearray(data)
-        for _ in range(rnd.randint(1, 8)):
-            b[rnd.randrange(len(b))] = rnd.randrange(256)
-        return bytes(b)
-    if how == "truncate":
-        return data[: rnd.randrange(len(data) + 1)]
-    if how == "junk":
-        at = rnd.randrange(len(data) + 1)
-        junk = rnd.choice([b"\x00", b"\xff\xfe", b'{"ts":', b"]", b",,", b'"\\u12', "时".encode()])
-        return data[:at] + junk + data[at:]
-    lines = data.split(b"\n")
-    rnd.shuffle(lines)
-    return b"\n".join(lines)
+_JUNK_JSON: list[bytes] = [b"\x00", b"\xff\xfe", b'{"ts":', b"]", b",,", b'"\\u12', "时".encode()]
 
 
 def _mutated_zip(dest: Path, seed: int, member: str, how: str) -> Path:
@@ -371,9 +359,9 @@ def _mutated_zip(dest: Path, seed: int, member: str, how: str) -> Path:
                 rel = p.relative_to(FIXTURE).as_posix()
                 data = p.read_bytes()
                 mutate = rel == member and not how.startswith("zip-")
-                z.writestr(rel, _mutate(data, how, rnd) if mutate else data)
+                z.writestr(rel, mutate_seeded(data, how, rnd, _JUNK_JSON) if mutate else data)
     if how.startswith("zip-"):
-        dest.write_bytes(_mutate(dest.read_bytes(), how[4:], rnd))
+        dest.write_bytes(mutate_seeded(dest.read_bytes(), how[4:], rnd, _JUNK_JSON))
     return dest
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from chatcustody.errors import BadInputError
 from chatcustody.importers import Rejected, SourceInput, teams
-from chatcustody.importers import discord as streaming
+from chatcustody.importers import _json as streaming
 from chatcustody.importers.teams import IMPORTER, html_text
 from chatcustody.ingest import import_file
 from chatcustody.model import Amendment, Event, Record
@@ -25,7 +25,7 @@ from tests.conftest import (
     stored_records,
     write_jsonl,
 )
-from tests.importers.test_discord import mutate
+from tests.importers._fuzz import mutate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "teams"
 GROUP = FIXTURES / "group_chat_page.json"

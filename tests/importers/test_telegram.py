@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatcustody.errors import BadInputError
-from chatcustody.importers import REGISTRY, Rejected, SourceInput, telegram
+from chatcustody.importers import REGISTRY, Rejected, SourceInput, _json_stream
 from chatcustody.importers.telegram import IMPORTER
 from chatcustody.ingest import import_file
 from chatcustody.model import Amendment, ConversationKind, MessageType, Record
@@ -181,7 +181,7 @@ def test_incremental_reader_matches_at_every_chunk_size(monkeypatch: pytest.Monk
     """Reading the JSON in tiny chunks (values cut anywhere) gives exactly the same items."""
     whole = parse(ACCOUNT)
     for size in (1, 7, 64, 4093):
-        monkeypatch.setattr(telegram, "_READ_BYTES", size)
+        monkeypatch.setattr(_json_stream, "_READ_BYTES", size)
         assert parse(ACCOUNT) == whole
 
 

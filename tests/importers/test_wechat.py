@@ -13,20 +13,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from chatcustody.errors import BadInputError
 from chatcustody.importers import Rejected, SourceInput
-from chatcustody.importers._base import epoch_ms_with_zone
 from chatcustody.importers.wechat import HEADER as CSV_HEADER
 from chatcustody.importers.wechat import IMPORTER as CSV_IMPORTER
-from chatcustody.importers.wechat import ZoneOffsets
 from chatcustody.importers.wechat_chatlog import IMPORTER as CHATLOG_IMPORTER
 from chatcustody.importers.wechat_chatlog import iter_json_array
 from chatcustody.ingest import import_file
 from chatcustody.model import MessageType, Record
 from chatcustody.vault import Vault
 from tests.conftest import import_and_verify, stored_counts, stored_records, write_jsonl
+from tests.importers._fuzz import mutated
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wechat"
 GROUP_CSV = FIXTURES / "护卫队值班群_utf8.csv"
@@ -314,24 +312,6 @@ def test_deeply_nested_json_is_rejected_not_raised(tmp_path: Path) -> None:
         assert isinstance(item, Rejected) and "malformed JSON" in item.reason
 
 
-ZONES = ["Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
-         "America/St_Johns", "Asia/Kathmandu", "Pacific/Apia"]  # fmt: skip
-OFFSET_CACHES = {name: ZoneOffsets(ZoneInfo(name)) for name in ZONES}
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    zone=st.sampled_from(ZONES),
-    ms=st.integers(100_000_000_000, 4_102_444_800_000),
-    near_hour=st.booleans(),
-)
-def test_cached_zone_offsets_equal_epoch_ms_with_zone(zone: str, ms: int, near_hour: bool) -> None:
-    """The per-hour offset cache gives exactly what epoch_ms_with_zone gives, DST included."""
-    if near_hour:  # land on the edges of hours, where transitions happen
-        ms = ms // 3_600_000 * 3_600_000 + (ms % 3) - 1
-    assert OFFSET_CACHES[zone].at(ms) == epoch_ms_with_zone(ms, ZoneInfo(zone))
-
-
 # --- detection -----------------------------------------------------------------------------
 
 
@@ -382,25 +362,6 @@ def test_detect_leaves_other_files(others: dict[str, Path], name: str) -> None:
 
 
 # --- mutated input -------------------------------------------------------------------------
-
-
-@st.composite
-def mutated(draw: st.DrawFn, original: bytes) -> bytes:
-    """Return ``original`` damaged by byte flips, truncation, inserted junk or shuffled lines."""
-    data = bytearray(original)
-    kind = draw(st.sampled_from(["flip", "truncate", "junk", "shuffle"]))
-    if kind == "flip":
-        for pos in draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=8)):
-            data[pos] ^= draw(st.integers(1, 255))
-    elif kind == "truncate":
-        del data[draw(st.integers(0, len(data) - 1)) :]
-    elif kind == "junk":
-        pos = draw(st.integers(0, len(data)))
-        data[pos:pos] = draw(st.binary(min_size=1, max_size=40))
-    else:
-        lines = bytes(data).split(b"\n")
-        data = bytearray(b"\n".join(draw(st.permutations(lines))))
-    return bytes(data)
 
 
 def _drain(importer: Any, path: Path) -> Iterator[Any]:

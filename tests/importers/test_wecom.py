@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from chatcustody.errors import BadInputError
 from chatcustody.importers import Rejected, SourceInput
-from chatcustody.importers.wecom import IMPORTER, JsonValue, iter_json_array
+from chatcustody.importers._json_array import JsonValue, iter_json_array
+from chatcustody.importers.wecom import IMPORTER
 from chatcustody.ingest import import_file
 from chatcustody.model import Amendment, Event, Record
 from chatcustody.vault import Vault

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from chatcustody.errors import BadInputError
 from chatcustody.importers import REGISTRY, Rejected, SourceInput
-from chatcustody.importers.whatsapp import IMPORTER, chat_title, split_sender
+from chatcustody.importers._whatsapp_format import chat_title, split_sender
+from chatcustody.importers.whatsapp import IMPORTER
 from chatcustody.ingest import import_file
 from chatcustody.model import ConversationKind, MessageType, Record
 from chatcustody.vault import Vault

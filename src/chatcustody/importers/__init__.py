@@ -13,6 +13,7 @@ from pathlib import Path
 
 from chatcustody.errors import UsageError
 from chatcustody.importers._base import (
+    ExportUnreadable,
     Importer,
     ParseResult,
     Rejected,
@@ -57,6 +58,7 @@ def choose(path: Path, format_name: str | None) -> Importer:
 
 __all__ = [
     "REGISTRY",
+    "ExportUnreadable",
     "Importer",
     "ParseResult",
     "Rejected",

@@ -13,96 +13,25 @@ Streams: one row in memory at a time. Never detected: force it with ``--format c
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final
 
 from chatcustody.importers._base import ParseResult, Rejected, SourceInput
+from chatcustody.importers._csv import (
+    column_index,
+    iter_csv_rows,
+)
 from chatcustody.importers._mapping import (
-    CHAT_SCHEMA,
-    ChatRowBuilder,
     Column,
     Const,
     FieldMapping,
     MappingError,
     RowError,
-    iter_decoded_lines,
     load_mapping,
 )
+from chatcustody.importers._mapping_rows import CHAT_SCHEMA, ChatRowBuilder
 
 _RAW_EXCERPT = 500  # characters of a rejected row kept for the report
-_CSV_ERRORS: Final[dict[str, str]] = {
-    "unexpected end of data": "a quoted field is not closed before the end of the file",
-    "new-line character seen in unquoted field - do you need to open the file in "
-    "universal-newline mode?": "a bare carriage return (CR) inside an unquoted field",
-}
-
-
-@dataclass(slots=True)
-class CsvRow:
-    """One parsed CSV row: where it starts, its fields, its exact source text."""
-
-    line: int
-    fields: list[str]
-    raw: str
-
-
-def iter_csv_rows(stream: IO[bytes], encoding: str, delimiter: str) -> Iterator[CsvRow | Rejected]:
-    """Yield the non-blank rows of a CSV stream, or Rejected for rows that cannot be read."""
-    lines: list[str] = []
-    problems: list[tuple[int, str]] = []
-
-    def feed() -> Iterator[str]:
-        for number, text, problem in iter_decoded_lines(stream, encoding):
-            lines.append(text)
-            if problem:
-                problems.append((number, problem))
-            yield text
-
-    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
-    start = 1
-    seen = False
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            seen = True
-            reason = _CSV_ERRORS.get(str(exc), str(exc))
-            yield Rejected(start, f"malformed CSV: {reason}", "".join(lines)[:_RAW_EXCERPT])
-            fields = None
-        raw = "".join(lines).rstrip("\r\n")
-        lines.clear()
-        if fields is not None and (fields or raw.strip()):
-            seen = True
-            if problems:
-                number, problem = problems[0]
-                yield Rejected(number, problem, raw[:_RAW_EXCERPT])
-            else:
-                yield CsvRow(start, fields, raw)
-        problems.clear()
-        start = reader.line_num + 1
-    if not seen:
-        yield Rejected(None, "file is empty")
-
-
-def column_index(header: list[str], name: str) -> int | None:
-    """Return the index of header column ``name`` (exact, else case-insensitive), or None.
-
-    Raise ValueError when the name matches more than one column.
-    """
-    names = [h.strip() for h in header]
-    for candidates in (names, [h.lower() for h in names]):
-        wanted = name if candidates is names else name.lower()
-        hits = [i for i, h in enumerate(candidates) if h == wanted]
-        if len(hits) > 1:
-            raise ValueError(f"column {name!r} appears {len(hits)} times in the header")
-        if hits:
-            return hits[0]
-    return None
 
 
 def resolve_columns(mapping: FieldMapping, header: list[str]) -> list[tuple[str, int]]:

@@ -29,16 +29,16 @@ from chatcustody.importers._base import (
     epoch_ms_with_zone,
     head_bytes,
 )
-from chatcustody.importers.wecom import (
+from chatcustody.importers._fields import (
     BadRecord,
     epoch_ms,
-    iter_json_records,
     join,
     list_of,
     mime_of,
     obj_of,
     text_of,
 )
+from chatcustody.importers._json_array import iter_json_records
 from chatcustody.model import Attachment, ConversationKind, MessageType, Record
 
 PLATFORM: Final[str] = "dingtalk"

@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from chatcustody.importers._base import ParseResult, Rejected, SourceInput, head_bytes
+from chatcustody.importers._csv import column_index, iter_csv_rows
+from chatcustody.importers._decode import guess_encoding
+from chatcustody.importers._mapped_json import compile_path, iter_json_objects, lookup
 from chatcustody.importers._mapping import (
     Column,
     Const,
@@ -37,13 +40,10 @@ from chatcustody.importers._mapping import (
     RowError,
     Schema,
     TimeFormat,
-    guess_encoding,
     load_mapping,
     parse_time,
-    scalar,
 )
-from chatcustody.importers.csv_mapped import column_index, iter_csv_rows
-from chatcustody.importers.jsonl_mapped import compile_path, iter_json_objects, lookup
+from chatcustody.importers._mapping_rows import scalar
 from chatcustody.model import Event
 
 _RAW_EXCERPT: Final[int] = 500

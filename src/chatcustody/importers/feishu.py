@@ -30,21 +30,19 @@ from pathlib import Path
 from typing import Any, Final
 
 from chatcustody.importers._base import ParseResult, Rejected, SourceInput, epoch_ms_with_zone
-from chatcustody.importers.discord import (
+from chatcustody.importers._export import (
     MAX_EPOCH_MS,
     MIN_EPOCH_MS,
     ExportFile,
-    Found,
-    InvalidMessage,
     as_dict,
     as_list,
     as_str,
     detect_export,
-    export_files,
     guess_mime,
-    open_export,
-    walk_export,
+    readable_files,
+    walk_file,
 )
+from chatcustody.importers._json import Found, InvalidMessage
 from chatcustody.model import Amendment, Attachment, ConversationKind, MessageType, Record
 
 PLATFORM: Final[str] = "feishu"
@@ -313,27 +311,16 @@ class FeishuImporter:
 
     def parse(self, source: SourceInput) -> Iterator[ParseResult]:
         """Yield each item's Record (+ Amendments), or Rejected naming line and defect."""
-        files = export_files(source, _sniff, _EXTS)
-        if not files:
-            yield Rejected(None, "the folder holds no Feishu im/v1 message file")
-            return
-        for f in files:
-            if f.error:
-                yield Rejected(None, f.where(f.error))
-            else:
-                yield from self._parse_file(source, f)
-
-    def _parse_file(self, source: SourceInput, f: ExportFile) -> Iterator[ParseResult]:
-        seen = False
-        finds = walk_export(lambda: open_export(source, f), _ITEM_KEYS, _NEST_KEYS)
-        for found in finds:
-            seen = True
-            if found.kind == "error":
-                yield Rejected(found.line, f.where(found.value), found.raw)
-            else:
-                yield from self._found(found, source, f)
-        if not seen:
-            yield Rejected(None, f.where("file is empty"))
+        none = "the folder holds no Feishu im/v1 message file"
+        for f in readable_files(source, _sniff, _EXTS, none):
+            if isinstance(f, Rejected):
+                yield f
+                continue
+            for found in walk_file(source, f, _ITEM_KEYS, _NEST_KEYS):
+                if isinstance(found, Rejected):
+                    yield found
+                else:
+                    yield from self._found(found, source, f)
 
     def _found(self, found: Found, source: SourceInput, f: ExportFile) -> Iterator[ParseResult]:
         value = found.value

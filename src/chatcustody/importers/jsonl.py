@@ -31,6 +31,7 @@ from chatcustody.importers._base import (
     head_bytes,
     offset_minutes,
 )
+from chatcustody.importers._json_array import iter_lines
 from chatcustody.model import (
     Attachment,
     ConversationKind,
@@ -155,29 +156,6 @@ def record_from_object(obj: Any, line_text: str, source: SourceInput, line: int)
         attachments=_attachments(obj.get("attachments")),
         line=line,
     )
-
-
-def iter_lines(source: SourceInput) -> Iterator[tuple[int, str | Rejected]]:
-    """Yield (line number, text) of non-blank lines, or a Rejected for invalid UTF-8."""
-    seen = False
-    with source.open() as f:
-        for number, raw in enumerate(f, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                text = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                seen = True
-                yield (
-                    number,
-                    Rejected(number, f"invalid UTF-8 at byte {exc.start}", raw.hex()[:200]),
-                )
-                continue
-            if text.strip():
-                seen = True
-                yield number, text
-    if not seen:
-        yield 0, Rejected(None, "file is empty")
 
 
 class JsonlImporter:

@@ -10,77 +10,19 @@ with ``--format jsonl`` (the canonical format is ``chatcustody-jsonl``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
 
 from chatcustody.importers._base import ParseResult, Rejected, SourceInput
-from chatcustody.importers._mapping import (
-    CHAT_SCHEMA,
-    ChatRowBuilder,
-    Column,
-    Const,
-    MappingError,
-    RowError,
-    iter_decoded_lines,
-    load_mapping,
-    text_values,
+from chatcustody.importers._mapped_json import (
+    compile_path,
+    iter_json_objects,
+    lookup,
 )
+from chatcustody.importers._mapping import Column, Const, MappingError, RowError, load_mapping
+from chatcustody.importers._mapping_rows import CHAT_SCHEMA, ChatRowBuilder, text_values
 
 _RAW_EXCERPT = 500  # characters of a rejected line kept for the report
-
-
-def iter_json_objects(
-    stream: IO[bytes], encoding: str
-) -> Iterator[tuple[int, str, dict[str, Any]] | Rejected]:
-    """Yield (line number, line text, object) per non-blank line, or Rejected for bad lines."""
-    seen = False
-    for number, text, problem in iter_decoded_lines(stream, encoding):
-        text = text.rstrip("\r\n")
-        if not text.strip():
-            continue
-        seen = True
-        if problem:
-            yield Rejected(number, problem, text[:_RAW_EXCERPT])
-            continue
-        try:
-            obj = json.loads(text)
-        except ValueError as exc:
-            yield Rejected(number, f"malformed JSON: {exc}", text[:_RAW_EXCERPT])
-            continue
-        except RecursionError:
-            yield Rejected(number, "malformed JSON: nested too deeply", text[:_RAW_EXCERPT])
-            continue
-        if not isinstance(obj, dict):
-            yield Rejected(number, "line is not a JSON object", text[:_RAW_EXCERPT])
-            continue
-        yield number, text, obj
-    if not seen:
-        yield Rejected(None, "file is empty")
-
-
-def compile_path(path: str) -> tuple[str, tuple[str, ...]]:
-    """Return the key as written and its dotted parts, for ``lookup``."""
-    return path, tuple(path.split("."))
-
-
-def lookup(obj: dict[str, Any], path: tuple[str, tuple[str, ...]]) -> Any:
-    """Return the value at a key or dotted path (list items by index), None when absent."""
-    whole, parts = path
-    if whole in obj:
-        return obj[whole]
-    cur: Any = obj
-    for part in parts:
-        if isinstance(cur, dict):
-            cur = cur.get(part)
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return None
-        if cur is None:
-            return None
-    return cur
 
 
 class JsonlMappedImporter:

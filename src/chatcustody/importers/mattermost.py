@@ -34,263 +34,45 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import IO, Final, cast
+from typing import IO, cast
 
 from chatcustody.importers._base import (
+    ZIP_ERRORS,
+    ExportUnreadable,
     ParseResult,
     Rejected,
     SourceInput,
     head_bytes,
-    local_to_utc,
-    offset_minutes,
 )
-from chatcustody.importers.slack import ZoneOffsets
+from chatcustody.importers._mattermost_format import (
+    _EXCERPT_CHARS,
+    _FILE_TYPES,
+    _KINDS,
+    _SYSTEM_TYPES,
+    CSV_NAME,
+    PLATFORM,
+    TIME,
+    _at,
+    _Columns,
+    _Csv,
+    _Edit,
+    _Invalid,
+    _Row,
+    iter_rows,
+    parse_time,
+    split_attachment,
+    type_of_file,
+)
+from chatcustody.importers._time import ZoneOffsets
 from chatcustody.model import (
     Amendment,
     Attachment,
-    ConversationKind,
     MessageType,
     Record,
-    to_epoch_ms,
 )
-
-PLATFORM: Final[str] = "mattermost"
-CSV_NAME: Final[str] = "posts.csv"
-TIME: Final[str] = "Post Creation Time"
-_REQUIRED: Final[tuple[str, ...]] = (
-    TIME,
-    "Channel Id",
-    "Channel Type",
-    "User Id",
-    "Post Id",
-    "Post Message",
-    "Post Type",
-)
-# Columns of newer exporters (unverified): when the post was updated and how.
-_UPDATE_TIME: Final[tuple[str, ...]] = ("Post Update Time", "Update Time")
-_UPDATE_TYPE: Final[tuple[str, ...]] = ("Post Update Type", "Updated Type")
-_KINDS: Final[dict[str, ConversationKind]] = {
-    "O": ConversationKind.CHANNEL,
-    "public": ConversationKind.CHANNEL,
-    "P": ConversationKind.GROUP,
-    "private": ConversationKind.GROUP,
-    "G": ConversationKind.GROUP,
-    "group": ConversationKind.GROUP,
-    "D": ConversationKind.DIRECT,
-    "direct": ConversationKind.DIRECT,
-}
-_SYSTEM_TYPES: Final[frozenset[str]] = frozenset({"enter", "leave", "previously-joined"})
-_FILE_TYPES: Final[frozenset[str]] = frozenset({"attachment", "deleted attachment"})
-_EXT_TYPES: Final[dict[str, MessageType]] = {
-    **dict.fromkeys(
-        ("jpg", "jpeg", "png", "gif", "webp", "bmp", "heic", "tif", "tiff", "svg"),
-        MessageType.IMAGE,
-    ),
-    **dict.fromkeys(("mp4", "mov", "avi", "mkv", "webm", "m4v", "3gp"), MessageType.VIDEO),
-    **dict.fromkeys(
-        ("mp3", "m4a", "aac", "wav", "ogg", "oga", "opus", "amr", "flac"), MessageType.VOICE
-    ),
-}
-# Epoch values below this are seconds, not milliseconds (before 1973): refuse, do not guess.
-_MIN_EPOCH_MS: Final[int] = 100_000_000_000
-_MAX_EPOCH_MS: Final[int] = 253_402_300_799_999
-_EXCERPT_CHARS: Final[int] = 500
-# What reading a damaged or unsupported zip can raise (RuntimeError: encrypted member;
-# ValueError: a member name that is not valid UTF-8).
-_ZIP_ERRORS: Final = (
-    OSError,
-    KeyError,
-    EOFError,
-    ValueError,
-    zipfile.BadZipFile,
-    zlib.error,
-    RuntimeError,
-)
-
-
-class _Invalid(ValueError):
-    """One row's defect (turned into a Rejected)."""
-
-
-@dataclass(slots=True)
-class _Row:
-    line: int
-    raw: str
-    cells: list[str]
-
-
-class _Lines:
-    """Feed csv.reader decoded physical lines and remember those of the current row."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self.number = 0  # physical lines handed out so far
-        self.pending: list[str] = []
-        self.bad: str | None = None  # first decoding defect in the current row
-
-    def __iter__(self) -> Iterator[str]:
-        for data in self._stream:
-            self.number += 1
-            if self.number == 1 and data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                if self.bad is None:
-                    self.bad = f"invalid UTF-8 at line {self.number}, byte {exc.start}"
-                text = data.decode("utf-8", "replace")
-            self.pending.append(text)
-            yield text
-
-    def take(self) -> str:
-        """Return the current row's physical text (without its final newline)."""
-        pending = self.pending
-        text = (pending[0] if len(pending) == 1 else "".join(pending)).rstrip("\r\n")
-        self.pending.clear()
-        self.bad = None
-        return text
-
-
-def iter_rows(stream: IO[bytes]) -> Iterator[_Row | Rejected]:
-    """Yield each CSV row with its starting line and exact text, or a Rejected."""
-    lines = _Lines(stream)
-    reader = csv.reader(lines)
-    while True:
-        start = lines.number + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raw = lines.take()
-            yield Rejected(start, f"malformed CSV: {exc}", raw[:_EXCERPT_CHARS])
-            continue
-        bad = lines.bad
-        raw = lines.take()
-        if bad is not None:
-            yield Rejected(start, bad, raw[:_EXCERPT_CHARS])
-        elif cells:
-            yield _Row(start, raw, cells)
-    if lines.number == 0:
-        yield Rejected(None, "file is empty")
-
-
-class _Columns:
-    """Where each known column sits (-1 when absent), from the header row."""
-
-    def __init__(self, header: list[str]) -> None:
-        index: dict[str, int] = {}
-        for i, name in enumerate(header):
-            index.setdefault(name.strip(), i)
-        missing = [c for c in _REQUIRED if c not in index]
-        if missing:
-            raise _Invalid(
-                f"the header line is missing column(s): {', '.join(missing)} "
-                "(is this a Mattermost compliance export posts.csv?)"
-            )
-        self.width = len(header)
-        self.time = index[TIME]
-        self.channel = index["Channel Id"]
-        self.channel_type = index["Channel Type"]
-        self.user = index["User Id"]
-        self.post = index["Post Id"]
-        self.message = index["Post Message"]
-        self.post_type = index["Post Type"]
-        self.channel_name = index.get("Channel Name", -1)
-        self.channel_display = index.get("Channel Display Name", -1)
-        self.username = index.get("Username", -1)
-        self.edited_by = index.get("Edited By Post Id", -1)
-        self.reply_to = index.get("Replied to Post Id", -1)
-        self.update_time = next((index[n] for n in _UPDATE_TIME if n in index), -1)
-        self.update_type = next((index[n] for n in _UPDATE_TYPE if n in index), -1)
-
-
-def _at(cells: list[str], i: int) -> str:
-    return cells[i] if i >= 0 else ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Csv:
-    """One posts.csv of the export and how to resolve its attachment paths."""
-
-    open: Callable[[], IO[bytes]]
-    label: str  # the member name when the export holds several CSVs, else ""
-    prefix: str  # folder of the CSV inside a zip or folder export ("" or "batch1/")
-
-
-@dataclass(frozen=True, slots=True)
-class _Edit:
-    """An edit Amendment waiting for the text of the post that replaced this version."""
-
-    conversation_id: str
-    message_id: str
-    ms: int
-    offset: int
-    actor: str
-    raw: str
-    line: int
-
-    def amendment(self, text: str) -> Amendment:
-        """Return the Amendment, with the replacing post's text."""
-        return Amendment(
-            platform=PLATFORM,
-            conversation_id=self.conversation_id,
-            message_id=self.message_id,
-            action="edit",
-            timestamp_ms=self.ms,
-            utc_offset_min=self.offset,
-            actor_id=self.actor,
-            text=text,
-            raw=self.raw,
-            line=self.line,
-        )
-
-
-def parse_time(value: str, zone: ZoneOffsets) -> tuple[int, int]:
-    """Return (UTC ms, offset minutes) of epoch milliseconds or an ISO 8601 date-time."""
-    if value.isdigit() and value.isascii() and len(value) <= 16:
-        ms = int(value)
-        if ms < _MIN_EPOCH_MS:
-            raise _Invalid(f"{TIME} {value} is too small for epoch milliseconds (epoch seconds?)")
-        if ms > _MAX_EPOCH_MS:
-            raise _Invalid(f"{TIME} {value} is after the year 9999")
-        return ms, zone.at(ms)
-    v = value.strip()
-    if not v:
-        raise _Invalid(f"{TIME} is empty")
-    try:
-        dt = datetime.fromisoformat(v) if len(v) > 10 else None
-    except ValueError:
-        dt = None
-    if dt is None:
-        raise _Invalid(f"{TIME} {v!r} is neither epoch milliseconds nor an ISO 8601 date-time")
-    if dt.tzinfo is None:
-        return local_to_utc(dt, zone.tz)
-    return to_epoch_ms(dt), offset_minutes(dt)
-
-
-def split_attachment(message: str) -> tuple[str, str | None]:
-    """Return (file name, export path) of an attachment row's message."""
-    m = message.strip()
-    cut = m.rfind(" (files/")
-    if cut >= 0 and m.endswith(")"):
-        path = m[cut + 2 : -1]
-        return m[:cut] or path.rsplit("/", 1)[-1], path
-    if m.startswith("files/"):
-        return m.rsplit("/", 1)[-1], m
-    return m or "attachment", None
-
-
-def type_of_file(name: str) -> MessageType:
-    """Return the message type a file suggests, by its extension (a fixed table)."""
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return _EXT_TYPES.get(ext, MessageType.FILE)
 
 
 class MattermostImporter:
@@ -314,14 +96,14 @@ class MattermostImporter:
                     with z.open(names[0]) as f:
                         return _is_header(f.read(4096))
             return _is_header(head_bytes(path, 4096))
-        except _ZIP_ERRORS:
+        except (OSError, KeyError, ValueError, *ZIP_ERRORS):
             return False
 
     def parse(self, source: SourceInput) -> Iterator[ParseResult]:
         """Yield the posts of every posts.csv in the export, in file order."""
         try:
             csvs, names = _csv_files(source)
-        except _ZIP_ERRORS as exc:
+        except (ExportUnreadable, OSError, KeyError) as exc:
             yield Rejected(None, f"cannot read the export: {exc}")
             return
         if not csvs:
@@ -373,7 +155,7 @@ class _CsvParser:
         try:
             with self._open() as stream:
                 yield from iter_rows(stream)
-        except _ZIP_ERRORS as exc:
+        except (ExportUnreadable, OSError, KeyError) as exc:
             yield Rejected(None, self._where(f"cannot read the CSV: {exc}"))
 
     def _where(self, reason: str) -> str:
@@ -445,7 +227,7 @@ class _CsvParser:
                     post_id = cells[c.post]
                     if post_id in wanted and post_id not in found:
                         found[post_id] = cells[c.message]
-        except (*_ZIP_ERRORS, csv.Error):
+        except (ExportUnreadable, OSError, KeyError, csv.Error):
             pass
         return found
 

@@ -44,15 +44,14 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Final
-from zoneinfo import ZoneInfo
 
 from chatcustody.importers._base import (
     ParseResult,
     Rejected,
     SourceInput,
     head_bytes,
-    local_to_utc,
 )
+from chatcustody.importers._time import LocalClock
 from chatcustody.model import Attachment, ConversationKind, MessageType, Record
 
 PLATFORM: Final[str] = "qq"
@@ -102,41 +101,6 @@ def sniff_encoding(head: bytes) -> str:
         if exc.start < len(head) - 3 and _OBJECT_KEY in head.decode("gb18030", "ignore"):
             return "gb18030"
     return "utf-8"
-
-
-_EPOCH_ORDINAL: Final[int] = 719_163  # date(1970, 1, 1).toordinal()
-
-
-class LocalClock:
-    """``local_to_utc`` for many local times: the zone's offset is looked up once per hour.
-
-    An offset is reused for a whole local hour only when the zone has the same offset at
-    its first and last second (so gaps and folds at a whole hour behave exactly as
-    ``local_to_utc`` with fold=0); other hours are computed exactly, instant by instant.
-    """
-
-    def __init__(self, tz: ZoneInfo) -> None:
-        self.tz = tz
-        self._hours: dict[tuple[int, int, int, int], int | None] = {}
-
-    def utc(self, when: datetime) -> tuple[int, int]:
-        """Return (UTC ms, offset minutes) of a naive local time in the zone."""
-        key = (when.year, when.month, when.day, when.hour)
-        try:
-            seconds = self._hours[key]
-        except KeyError:
-            start = when.replace(minute=0, second=0, microsecond=0, tzinfo=self.tz)
-            first, last = start.utcoffset(), start.replace(minute=59, second=59).utcoffset()
-            seconds = int(first.total_seconds()) if first is not None and first == last else None
-            if len(self._hours) >= 100_000:  # out-of-order exports: keep memory bounded
-                self._hours.clear()
-            self._hours[key] = seconds
-        if seconds is None:
-            return local_to_utc(when, self.tz)
-        local = (when.toordinal() - _EPOCH_ORDINAL) * 86_400 + (
-            when.hour * 3600 + when.minute * 60 + when.second
-        )
-        return (local - seconds) * 1000 + when.microsecond // 1000, seconds // 60
 
 
 @dataclass(slots=True)

@@ -32,240 +32,41 @@ from __future__ import annotations
 import json
 import re
 import zipfile
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from chatcustody.importers._base import ParseResult, Rejected, SourceInput, epoch_ms_with_zone
+from chatcustody.importers._base import (
+    ZIP_ERRORS,
+    ExportUnreadable,
+    ParseResult,
+    Rejected,
+    SourceInput,
+)
+from chatcustody.importers._slack_export import (
+    _CALL_SUBTYPES,
+    _DAY_FILE,
+    _EXCERPT_CHARS,
+    _MESSAGE_SUBTYPES,
+    _META_KINDS,
+    _SYSTEM_SUBTYPES,
+    _TOKEN,
+    PLATFORM,
+    _Conversation,
+    _decode,
+    _dict,
+    _Export,
+    _find_root,
+    _Invalid,
+    _list,
+    _read_member,
+    _text_of,
+    _user_name,
+    iter_array,
+    parse_ts,
+)
+from chatcustody.importers._time import ZoneOffsets
 from chatcustody.model import Amendment, Attachment, ConversationKind, MessageType, Record
-
-PLATFORM: Final[str] = "slack"
-_META_KINDS: Final[dict[str, ConversationKind]] = {
-    "channels.json": ConversationKind.CHANNEL,
-    "groups.json": ConversationKind.GROUP,
-    "mpims.json": ConversationKind.GROUP,
-    "dms.json": ConversationKind.DIRECT,
-}
-_DAY_FILE: Final[re.Pattern[str]] = re.compile(r"([^/]+)/\d{4}-\d{2}-\d{2}\.json")
-# Slack ts seconds beyond 9999-12-31 cannot be a real message time (and overflow datetime).
-_MAX_TS_SECONDS: Final[int] = 253_402_300_799
-_TOKEN: Final[re.Pattern[str]] = re.compile(r"<([^<>\n]+)>")
-_WS: Final[re.Pattern[str]] = re.compile(r"[ \t\r\n]*")
-_COMMA: Final[re.Pattern[str]] = re.compile(r"[ \t\r\n]*,[ \t\r\n]*")
-_EXCERPT_CHARS: Final[int] = 500
-# What reading a damaged or unsupported zip can raise (RuntimeError: encrypted member;
-# ValueError: a member name that is not valid UTF-8).
-_ZIP_ERRORS: Final = (
-    OSError,
-    KeyError,
-    EOFError,
-    ValueError,
-    zipfile.BadZipFile,
-    zlib.error,
-    RuntimeError,
-)
-
-_SYSTEM_SUBTYPES: Final[frozenset[str]] = frozenset(
-    {
-        "pinned_item",
-        "unpinned_item",
-        "bot_add",
-        "bot_remove",
-        "bot_enable",
-        "bot_disable",
-        "reminder_add",
-        "tombstone",
-        "joiner_notification",
-        "slackbot_response",
-    }
-)
-_MESSAGE_SUBTYPES: Final[frozenset[str]] = frozenset(
-    {
-        "",
-        "bot_message",
-        "me_message",
-        "thread_broadcast",
-        "reply_broadcast",
-        "file_share",
-        "file_comment",
-        "file_mention",
-    }
-)
-_CALL_SUBTYPES: Final[frozenset[str]] = frozenset({"huddle_thread", "sh_room_created"})
-
-
-class _Invalid(ValueError):
-    """One message's defect (turned into a Rejected)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Conversation:
-    id: str
-    name: str
-    kind: ConversationKind
-
-
-@dataclass(slots=True)
-class _Export:
-    """What the metadata files say, plus where the export's root is."""
-
-    root: str
-    zone: ZoneOffsets
-    users: dict[str, str] = field(default_factory=dict)
-    channel_names: dict[str, str] = field(default_factory=dict)
-    by_folder: dict[str, _Conversation] = field(default_factory=dict)
-    members: frozenset[str] = frozenset()
-
-
-def parse_ts(value: Any) -> int:
-    """Return the UTC ms of a Slack ``ts`` ("1543715389.000200"), exactly; raise _Invalid."""
-    if not isinstance(value, str):
-        raise _Invalid(f"ts must be a string like '1543715389.000200', not {value!r}")
-    seconds, _, fraction = value.partition(".")
-    if not (
-        value.isascii()
-        and seconds.isdigit()
-        and len(seconds) <= 12
-        and (fraction.isdigit() and len(fraction) <= 9 if fraction else "." not in value)
-    ):
-        raise _Invalid(f"ts {value!r} is not a Slack timestamp (seconds.microseconds)")
-    whole = int(seconds)
-    if whole > _MAX_TS_SECONDS:
-        raise _Invalid(f"ts {value!r} is after the year 9999")
-    return whole * 1000 + int((fraction + "00")[:3])
-
-
-class ZoneOffsets:
-    """The UTC offset of ``source.tz`` at an instant, memoised per hour.
-
-    Exact as long as a zone never changes its offset twice within one hour (none does): an
-    hour whose two ends disagree is computed message by message.
-    """
-
-    _HOUR_MS: Final[int] = 3_600_000
-
-    def __init__(self, tz: ZoneInfo) -> None:
-        self.tz = tz
-        self._hours: dict[int, int | None] = {}
-
-    def _exact(self, ms: int) -> int:
-        return epoch_ms_with_zone(ms, self.tz)[1]
-
-    def at(self, ms: int) -> int:
-        """Return the offset in minutes at UTC ``ms``."""
-        hour = ms // self._HOUR_MS
-        try:
-            offset = self._hours[hour]
-        except KeyError:
-            start = hour * self._HOUR_MS
-            first, last = self._exact(start), self._exact(start + self._HOUR_MS - 1)
-            offset = self._hours[hour] = first if first == last else None
-        return self._exact(ms) if offset is None else offset
-
-
-def _user_name(user: dict[str, Any]) -> str:
-    """Return the name Slack shows: display name, else real name, else handle.
-
-    Accepts a users.json entry (names under ``profile``) or a message's ``user_profile``
-    (names at the top level).
-    """
-    profile = _dict(user.get("profile"))
-    for value in (
-        profile.get("display_name"),
-        profile.get("real_name"),
-        user.get("display_name"),
-        user.get("real_name"),
-        user.get("name"),
-    ):
-        if isinstance(value, str) and value.strip():
-            return value
-    return _text_of(user.get("id"))
-
-
-def _text_of(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _find_root(members: list[str]) -> str:
-    """Return the prefix ("" or "top/") of the shallowest metadata file."""
-    best: str | None = None
-    for name in members:
-        base = name.rsplit("/", 1)[-1]
-        if base in _META_KINDS or base == "users.json":
-            prefix = name[: len(name) - len(base)]
-            if best is None or prefix.count("/") < best.count("/"):
-                best = prefix
-    return best or ""
-
-
-def _read_member(source: SourceInput, name: str) -> bytes:
-    with source.open_member(name) as f:
-        return f.read()
-
-
-def _decode(data: bytes, member: str) -> str:
-    """Decode UTF-8 (BOM allowed); raise _Invalid naming the line of a bad byte."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise _Invalid(f"{member} line {line}: invalid UTF-8 at byte {exc.start}") from None
-
-
-def _skip(text: str, pos: int) -> int:
-    """Return the position after any JSON whitespace at ``pos``."""
-    m = _WS.match(text, pos)
-    return pos if m is None else m.end()
-
-
-def iter_array(text: str) -> Iterator[tuple[int, str, Any]]:
-    """Yield (line, exact text, value) of each element of a JSON array; raise _Invalid."""
-    decoder = json.JSONDecoder()
-    pos = _skip(text, 0)
-    if not text.startswith("[", pos):
-        raise _Invalid("line 1: a day file must be a JSON array of messages")
-    pos = _skip(text, pos + 1)
-    line, counted = 1, 0
-    if text.startswith("]", pos):
-        pos += 1
-    else:
-        while True:
-            line += text.count("\n", counted, pos)
-            counted = pos
-            try:
-                value, end = decoder.raw_decode(text, pos)
-            except json.JSONDecodeError as exc:
-                raise _Invalid(f"line {exc.lineno}: malformed JSON: {exc.msg}") from None
-            except RecursionError:
-                raise _Invalid(f"line {line}: JSON nested too deeply") from None
-            yield line, text[pos:end], value
-            comma = _COMMA.match(text, end)
-            if comma is not None:
-                pos = comma.end()
-                continue
-            pos = _skip(text, end)
-            if text.startswith("]", pos):
-                pos += 1
-                break
-            else:
-                at = text.count("\n", 0, pos) + 1
-                raise _Invalid(f"line {at}: malformed JSON: expected ',' or ']' after a message")
-    if _skip(text, pos) != len(text):
-        at = text.count("\n", 0, pos) + 1
-        raise _Invalid(f"line {at}: malformed JSON: extra data after the array")
 
 
 class SlackImporter:
@@ -285,7 +86,7 @@ class SlackImporter:
                     names = [n for n in z.namelist() if n.count("/") <= 1]
             else:
                 return False
-        except _ZIP_ERRORS:
+        except (OSError, KeyError, ValueError, *ZIP_ERRORS):
             return False
         bases: dict[str, set[str]] = {}
         for n in names:
@@ -300,7 +101,7 @@ class SlackImporter:
             return
         try:
             members = source.members()
-        except _ZIP_ERRORS as exc:
+        except (ExportUnreadable, OSError, KeyError) as exc:
             yield Rejected(None, f"cannot list the export's files: {exc}")
             return
         export = _Export(
@@ -356,7 +157,7 @@ class SlackImporter:
             except RecursionError:
                 yield Rejected(None, f"{member}: JSON nested too deeply", record=member)
                 continue
-            except _ZIP_ERRORS as exc:
+            except (ExportUnreadable, OSError, KeyError) as exc:
                 yield Rejected(None, f"cannot read {member}: {exc}", record=member)
                 continue
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -399,7 +200,7 @@ class SlackImporter:
         except _Invalid as exc:
             yield Rejected(None, str(exc), record=member)
             return
-        except _ZIP_ERRORS as exc:
+        except (ExportUnreadable, OSError, KeyError) as exc:
             yield Rejected(None, f"cannot read {member}: {exc}", record=member)
             return
         if not text.strip():
@@ -479,7 +280,7 @@ class _MessageReader:
             sender_id=sender_id,
             sender_name=sender_name,
             timestamp_ms=ms,
-            utc_offset_min=self._zone.at(ms),
+            utc_offset_min=self._zone.minutes(ms),
             type=mtype,
             text=text,
             raw=raw,
@@ -507,7 +308,7 @@ class _MessageReader:
             message_id=message["ts"],
             action="edit",
             timestamp_ms=ms,
-            utc_offset_min=self._zone.at(ms),
+            utc_offset_min=self._zone.minutes(ms),
             actor_id=str(actor),
             text=self._render(_text_of(message.get("text"))),
             raw=raw,
@@ -526,7 +327,7 @@ class _MessageReader:
             message_id=target,
             action="delete",
             timestamp_ms=ms,
-            utc_offset_min=self._zone.at(ms),
+            utc_offset_min=self._zone.minutes(ms),
             actor_id=_text_of(obj.get("user")),
             text="",
             raw=raw,

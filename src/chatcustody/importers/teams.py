@@ -28,22 +28,20 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from chatcustody.importers._base import ParseResult, Rejected, SourceInput
-from chatcustody.importers.discord import (
+from chatcustody.importers._export import (
     ExportFile,
-    Found,
-    InvalidMessage,
     MediaIndex,
     as_dict,
     as_list,
     as_str,
     detect_export,
-    export_files,
     guess_mime,
     iso_time,
-    open_export,
+    readable_files,
     type_of_attachment,
-    walk_export,
+    walk_file,
 )
+from chatcustody.importers._json import Found, InvalidMessage
 from chatcustody.model import Amendment, Attachment, ConversationKind, MessageType, Record
 
 PLATFORM: Final[str] = "teams"
@@ -339,30 +337,19 @@ class TeamsImporter:
 
     def parse(self, source: SourceInput) -> Iterator[ParseResult]:
         """Yield each message's Record (+ Amendments), or Rejected naming line and defect."""
-        files = export_files(source, _sniff, _EXTS)
-        if not files:
-            yield Rejected(None, "the folder holds no Graph chatMessage file")
-            return
-        media = MediaIndex(source)
-        for f in files:
-            if f.error:
-                yield Rejected(None, f.where(f.error))
-            else:
-                yield from self._parse_file(source, f, media)
-
-    def _parse_file(
-        self, source: SourceInput, f: ExportFile, media: MediaIndex
-    ) -> Iterator[ParseResult]:
-        seen = False
-        finds = walk_export(lambda: open_export(source, f), _ITEM_KEYS, _NO_NEST)
-        for found in finds:
-            seen = True
-            if found.kind == "error":
-                yield Rejected(found.line, f.where(found.value), found.raw)
-            else:
-                yield from self._found(found, f, media)
-        if not seen:
-            yield Rejected(None, f.where("file is empty"))
+        media: MediaIndex | None = None
+        for f in readable_files(
+            source, _sniff, _EXTS, "the folder holds no Graph chatMessage file"
+        ):
+            if isinstance(f, Rejected):
+                yield f
+                continue
+            media = media or MediaIndex(source)
+            for found in walk_file(source, f, _ITEM_KEYS, _NO_NEST):
+                if isinstance(found, Rejected):
+                    yield found
+                else:
+                    yield from self._found(found, f, media)
 
     def _found(self, found: Found, f: ExportFile, media: MediaIndex) -> Iterator[ParseResult]:
         value = found.value

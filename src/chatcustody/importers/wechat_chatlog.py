@@ -40,7 +40,7 @@ from chatcustody.importers._base import (
     head_bytes,
     offset_minutes,
 )
-from chatcustody.importers.wechat import (
+from chatcustody.importers._wechat_types import (
     APP_TYPE,
     MEDIA_KINDS,
     PLATFORM,

@@ -2,8 +2,8 @@
 
 Input is one file of decrypted message objects, either one per line (JSON lines) or one JSON
 array (``[{...}, {...}]``, pretty-printed or not). Lines are read one at a time; an array is
-streamed through a small incremental decoder (``iter_json_array``), so a 1 GB array never
-sits in memory at once. ``raw`` keeps each message's exact source text (its line, or its
+streamed through a small incremental decoder (``_json_array.iter_json_array``), so a 1 GB
+array never sits in memory at once. ``raw`` keeps each message's exact source text (its line, or its
 array element as written).
 
 Mapping (docs/formats/wecom.md has the full table):
@@ -25,18 +25,14 @@ Mapping (docs/formats/wecom.md has the full table):
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import functools
 import hashlib
 import json
-import mimetypes
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from chatcustody.importers._base import (
@@ -46,19 +42,25 @@ from chatcustody.importers._base import (
     epoch_ms_with_zone,
     head_bytes,
 )
-from chatcustody.importers.jsonl import iter_lines
+from chatcustody.importers._fields import (
+    BadRecord,
+    epoch_ms,
+    inner_json,
+    int_of,
+    join,
+    list_of,
+    local_time,
+    mime_of,
+    obj_of,
+    text_of,
+)
+from chatcustody.importers._json_array import (
+    iter_json_records,
+)
 from chatcustody.model import Attachment, ConversationKind, MessageType, Record
 
 PLATFORM: Final[str] = "wecom"
 SWITCH_CONVERSATION: Final[str] = "@switch"
-# msgtime outside [1973, 9999] is not epoch milliseconds (seconds, or garbage): refuse it.
-MIN_EPOCH_MS: Final[int] = 100_000_000_000
-MAX_EPOCH_MS: Final[int] = 253_402_300_799_999
-_CHUNK_BYTES: Final[int] = 1 << 16
-# One array element larger than this is treated as a defect, so a broken file cannot make
-# the decoder buffer the rest of a huge file looking for the element's end.
-MAX_VALUE_CHARS: Final[int] = 16 << 20
-_WS: Final[re.Pattern[str]] = re.compile(r"[ \t\r\n]*")
 _EXCERPT_CHARS: Final[int] = 500
 _MD5_HEX: Final[re.Pattern[str]] = re.compile(r"[0-9a-fA-F]{32}")
 _MAX_BUNDLE_DEPTH: Final[int] = 8  # chatrecord inside chatrecord: deeper levels stay in raw
@@ -79,257 +81,6 @@ _MEDIA_EXT: Final[dict[str, str]] = {
     "video": ".mp4",
     "meeting_voice_call": ".amr",
 }
-_MIME: Final[dict[str, str]] = {".amr": "audio/amr", ".silk": "audio/silk"}
-
-
-# --- streaming JSON -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class JsonValue:
-    """One top-level value of a JSON array: where it starts, its exact text, its value."""
-
-    line: int
-    text: str
-    value: Any
-
-
-class _Buffer:
-    """A growing text window over a byte stream, tracking the line number of ``pos``."""
-
-    def __init__(self, f: IO[bytes]) -> None:
-        self._f = f
-        self._decoder = codecs.getincrementaldecoder("utf-8")()
-        self.buf = ""
-        self.pos = 0
-        self.line = 1
-        self.eof = False
-        self.bytes_read = 0
-
-    def fill(self) -> None:
-        """Append the next chunk (at least as large as the pending text: amortised linear)."""
-        if self.pos:
-            self.buf = self.buf[self.pos :]
-            self.pos = 0
-        data = self._f.read(max(_CHUNK_BYTES, len(self.buf)))
-        self.bytes_read += len(data)
-        self.buf += self._decoder.decode(data, final=not data)
-        self.eof = not data
-
-    def advance(self, to: int) -> None:
-        self.line += self.buf.count("\n", self.pos, to)
-        self.pos = to
-
-    def next_char(self) -> str | None:
-        """Skip whitespace; return the next character (not consumed) or None at the end."""
-        while True:
-            match = _WS.match(self.buf, self.pos)
-            assert match is not None  # the pattern matches the empty string
-            self.advance(match.end())
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if self.eof:
-                return None
-            self.fill()
-
-
-def iter_json_array(f: IO[bytes]) -> Iterator[JsonValue | Rejected]:
-    """Yield the elements of a JSON array one by one, or a Rejected that ends the stream.
-
-    Memory holds one element plus one read chunk. A defect (truncation, bad syntax, invalid
-    UTF-8) yields one Rejected with its line, and stops: an array cannot be resynchronised.
-    """
-    decode = json.JSONDecoder().raw_decode
-    b = _Buffer(f)
-    index = 0
-    try:
-        c = b.next_char()
-        if c == "\ufeff":
-            b.advance(b.pos + 1)
-            c = b.next_char()
-        if c is None:
-            yield Rejected(None, "file is empty")
-            return
-        if c != "[":
-            yield Rejected(b.line, "file is not a JSON array", b.buf[b.pos : b.pos + 200])
-            return
-        b.advance(b.pos + 1)
-        while True:
-            c = b.next_char()
-            if c == "]" and index == 0:
-                b.advance(b.pos + 1)
-                break
-            if index:
-                if c == "]":
-                    b.advance(b.pos + 1)
-                    break
-                if c != ",":
-                    what = "the end of the file" if c is None else repr(c)
-                    yield Rejected(
-                        b.line,
-                        f"expected ',' or ']' after array element {index}, found {what}"
-                        + (" (the file looks truncated)" if c is None else ""),
-                        b.buf[b.pos : b.pos + 200],
-                        f"#{index}",
-                    )
-                    return
-                b.advance(b.pos + 1)
-                c = b.next_char()
-            if c is None:
-                yield Rejected(b.line, "the JSON array is not closed (the file looks truncated)")
-                return
-            while True:
-                try:
-                    value, end = decode(b.buf, b.pos)
-                except RecursionError:
-                    yield Rejected(b.line, f"array element {index + 1} is nested too deeply")
-                    return
-                except json.JSONDecodeError as exc:
-                    if not b.eof and len(b.buf) - b.pos <= MAX_VALUE_CHARS:
-                        b.fill()
-                        continue
-                    too_big = len(b.buf) - b.pos > MAX_VALUE_CHARS
-                    reason = (
-                        f"array element {index + 1} is not closed within "
-                        f"{MAX_VALUE_CHARS // (1 << 20)} MiB"
-                        if too_big
-                        else f"malformed JSON in array element {index + 1}: {exc.msg}"
-                    )
-                    line = b.line + b.buf.count("\n", b.pos, min(exc.pos, len(b.buf)))
-                    yield Rejected(
-                        line, reason, b.buf[b.pos : b.pos + _EXCERPT_CHARS], f"#{index + 1}"
-                    )
-                    return
-                if end == len(b.buf) and not b.eof:  # a bare number may continue
-                    b.fill()
-                    continue
-                break
-            yield JsonValue(b.line, b.buf[b.pos : end], value)
-            b.advance(end)
-            index += 1
-        if b.next_char() is not None:
-            yield Rejected(b.line, "unexpected content after the closing ']'")
-    except UnicodeDecodeError as exc:
-        yield Rejected(
-            b.line, f"invalid UTF-8 at byte {b.bytes_read - len(exc.object) + exc.start}"
-        )
-
-
-def first_char(f: IO[bytes]) -> str:
-    """Return the first non-blank character of a UTF-8 stream (after a BOM), or ''."""
-    while chunk := f.read(4096):
-        text = chunk.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
-        if text:
-            return text[0]
-    return ""
-
-
-def iter_json_records(source: SourceInput) -> Iterator[tuple[int, str, Any] | Rejected]:
-    """Yield (line, exact text, decoded value) of a JSON-lines or JSON-array file."""
-    if not source.path.is_file():
-        yield Rejected(None, "expected one JSON-lines or JSON-array file, not a folder")
-        return
-    with source.open() as f:
-        is_array = first_char(f) == "["
-    if is_array:
-        with source.open() as f:
-            for item in iter_json_array(f):
-                yield item if isinstance(item, Rejected) else (item.line, item.text, item.value)
-        return
-    for number, text in iter_lines(source):
-        if isinstance(text, Rejected):
-            yield text
-            continue
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            yield Rejected(number, f"malformed JSON: {exc}", text[:_EXCERPT_CHARS])
-            continue
-        except RecursionError:
-            yield Rejected(number, "JSON nested too deeply", text[:_EXCERPT_CHARS])
-            continue
-        yield number, text, value
-
-
-# --- small readers that never raise on odd types ---------------------------------------------
-
-
-class BadRecord(ValueError):
-    """One record's defect (turned into a Rejected)."""
-
-
-def obj_of(value: Any) -> dict[str, Any]:
-    """Return ``value`` if it is a JSON object, else an empty one."""
-    return value if isinstance(value, dict) else {}
-
-
-def list_of(value: Any) -> list[Any]:
-    """Return ``value`` if it is a JSON array, else an empty one."""
-    return value if isinstance(value, list) else []
-
-
-def text_of(value: Any) -> str:
-    """Return a scalar as text ('' for null, objects and arrays)."""
-    if value is None or isinstance(value, dict | list):
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
-
-
-def int_of(value: Any) -> int | None:
-    """Return an integer (or a string of digits) as int, else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        digits = value.strip()
-        if digits.isascii() and digits.isdigit() and len(digits) <= 20:
-            return int(digits)
-    return None
-
-
-def join(*parts: str, sep: str = " ") -> str:
-    """Join the non-empty parts."""
-    return sep.join(p for p in parts if p)
-
-
-def epoch_ms(value: Any, field: str) -> int:
-    """Return a validated epoch-milliseconds field; raise BadRecord otherwise."""
-    ms = int_of(value)
-    if ms is None:
-        if value is None:
-            raise BadRecord(f"{field} is missing")
-        raise BadRecord(f"{field} is not a number: {text_of(value)[:40]!r}")
-    if ms < MIN_EPOCH_MS:
-        raise BadRecord(f"{field} {ms} looks like epoch seconds; epoch milliseconds expected")
-    if ms > MAX_EPOCH_MS:
-        raise BadRecord(f"{field} {ms} is out of range")
-    return ms
-
-
-def local_time(value: Any, tz: ZoneInfo) -> str:
-    """Format an epoch (seconds or milliseconds) as local 'YYYY-MM-DD HH:MM' in ``tz``."""
-    n = int_of(value)
-    if n is None or n <= 0:
-        return text_of(value)
-    seconds = n / 1000 if n >= MIN_EPOCH_MS else n
-    try:
-        return datetime.fromtimestamp(seconds, tz).strftime("%Y-%m-%d %H:%M")
-    except (OverflowError, OSError, ValueError):
-        return str(n)
-
-
-def inner_json(value: Any) -> dict[str, Any]:
-    """Decode a bundle item's ``content`` (a JSON string, or already an object)."""
-    if isinstance(value, str):
-        try:
-            decoded = json.loads(value)
-        except (ValueError, RecursionError):
-            return {"content": value}
-        return decoded if isinstance(decoded, dict) else {"content": text_of(decoded)}
-    return obj_of(value)
 
 
 # --- media -----------------------------------------------------------------------------------
@@ -397,12 +148,6 @@ class MediaIndex:
                 raise BadRecord(f"media file {rel!r} cannot be read: {exc.strerror}") from None
             self._md5[rel] = h.hexdigest()
         return self._md5[rel]
-
-
-@functools.lru_cache(maxsize=256)
-def mime_of(suffix: str) -> str | None:
-    """Return the MIME type of a file extension ('.jpg'), or None when unknown."""
-    return _MIME.get(suffix) or mimetypes.guess_type(f"x{suffix}", strict=False)[0]
 
 
 def media_attachment(

@@ -31,218 +31,47 @@ from __future__ import annotations
 import mimetypes
 import re
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import IO, Final
+from typing import IO
 
 from chatcustody.importers._base import (
+    ExportUnreadable,
     ParseResult,
     Rejected,
     SourceInput,
     head_bytes,
-    local_to_utc,
+)
+from chatcustody.importers._time import LocalClock
+from chatcustody.importers._whatsapp_format import (
+    _ATTACHED,
+    _BIDI,
+    _BOM,
+    _CALL,
+    _DELETED,
+    _FILE_ATTACHED,
+    _GROUP_LINE,
+    _HEAD_BYTES,
+    _HEADER,
+    _IOS_OMITTED,
+    _LOCATION,
+    _MARKED,
+    _MARKS,
+    _MAX_MESSAGE_CHARS,
+    _MEDIA_OMITTED,
+    _OMITTED_TYPES,
+    PLATFORM,
+    SYSTEM_SENDER,
+    _ChatFile,
+    _file_type,
+    _Pending,
+    _Survey,
+    chat_title,
+    split_sender,
 )
 from chatcustody.model import Attachment, ConversationKind, MessageType, Record
-
-PLATFORM: Final[str] = "whatsapp"
-SYSTEM_SENDER: Final[str] = "system"
-_MAX_MESSAGE_CHARS: Final[int] = 1_000_000  # WhatsApp caps a message at 65,536 characters
-_MAX_NAME_CHARS: Final[int] = 100
-_HEAD_BYTES: Final[int] = 4096
-_LRM: Final[str] = "\u200e"
-_BIDI: Final[str] = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_BOM: Final[bytes] = b"\xef\xbb\xbf"
-# What reading a corrupt, encrypted or unsupported zip (or an unreadable file) raises.
-_READ_ERRORS: Final = (
-    OSError,
-    EOFError,
-    KeyError,
-    zipfile.BadZipFile,
-    zlib.error,
-    NotImplementedError,
-    RuntimeError,
-    UnicodeDecodeError,
-)
-_NO_BIDI: Final = str.maketrans("", "", _BIDI)
-_QUOTES: Final = re.compile('["“”]')
-# Any of the markers below; a text without one is plain text (the common, fast case).
-_MARKED: Final = re.compile(r"<|\(|omitted|deleted|[Cc]all|ocation: |位置: |删除|刪除|通话|\u200e")
-
-_MARK = r"(?:[AaPp]\.?\s?[Mm]\.?|上午|下午|中午|晚上|凌晨|早上|午前|午後|오전|오후)"
-_HEADER: Final = re.compile(
-    r"[\u200e\u200f]*(?P<br>\[)?"
-    r"(?:(?P<y1>\d{4})(?P<s1>[/.\-])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})"
-    r"|(?P<a>\d{1,2})(?P<s2>[/.\-])(?P<b>\d{1,2})(?P=s2)(?P<y>\d{4}|\d{2}))\.?"
-    r",?\s*"
-    rf"(?:(?P<pre>{_MARK})\s*)?"
-    r"(?P<h>\d{1,2})[:.](?P<mi>\d{2})(?:[:.](?P<s>\d{2}))?"
-    rf"(?:\s*(?P<post>{_MARK}))?"
-    r"(?(br)\]\s?|\s[-–]\s)"
-    r"(?P<rest>.*)",
-    re.DOTALL,
-)
-_MARKS: Final[dict[str, str]] = {
-    "am": "am",
-    "pm": "pm",
-    "上午": "am",
-    "凌晨": "am",
-    "早上": "am",
-    "午前": "am",
-    "오전": "am",
-    "下午": "pm",
-    "晚上": "pm",
-    "午後": "pm",
-    "오후": "pm",
-    "中午": "noon",
-}
-_ATTACHED: Final = re.compile(r"<attached: ([^<>\n]+)>")
-_FILE_ATTACHED: Final = re.compile(
-    r"(.+?) \((?:file attached|archivo adjunto|Datei angehängt|fichier joint|arquivo anexado)\)$"
-)
-_MEDIA_OMITTED: Final = re.compile(
-    r"<(?:Media omitted|[^<>\n]{0,40}(?:omitted|省略)[^<>\n]{0,20})>$"
-)
-_IOS_OMITTED: Final = re.compile(
-    r"(?:^|\u200e)(image|video|audio|sticker|GIF|document|Contact card) omitted$"
-)
-_DELETED: Final = re.compile(
-    r"(?:This message was deleted|You deleted this message|此消息已删除|你删除了此消息"
-    r"|此訊息已刪除|你已刪除此訊息)\.?$"
-)
-_CALL: Final = re.compile(
-    r"(?:Missed (?:voice|video|group) call|(?:Voice|Video) call)(?:[,.].*)?$"
-    r"|未接(?:语音|视频)通话$|(?:语音|视频)通话(?:[,，].*)?$"
-)
-_LOCATION: Final = re.compile(r"(?:[Ll]ocation|位置): https?://\S+")
-_POLL: Final = re.compile(r"POLL:")
-_GROUP_LINE: Final = re.compile(
-    r"created group|created this group|\badded\b|\bremoved\b|\bleft$|joined using|"
-    r"changed the subject|changed (?:this|the) group|group's|now an admin|You were added|"
-    r"创建了群组|建立了群組|添加了|移除了|退出了群|已退出|更改了群|群组名称|群組名稱"
-)
-_TITLE_PREFIXES: Final[tuple[str, ...]] = (
-    "WhatsApp Chat with ",
-    "WhatsApp Chat - ",
-    "WhatsApp Chat – ",
-)
-_OMITTED_TYPES: Final[dict[str, MessageType]] = {
-    "image": MessageType.IMAGE,
-    "video": MessageType.VIDEO,
-    "audio": MessageType.VOICE,
-    "sticker": MessageType.STICKER,
-    "GIF": MessageType.VIDEO,
-    "document": MessageType.FILE,
-    "Contact card": MessageType.CARD,
-}
-
-
-class _Bad(ValueError):
-    """A defect of one message (becomes a Rejected)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _ChatFile:
-    """One chat text file of the export: how to open it, where its media sit, its title."""
-
-    open: Callable[[], IO[bytes]]
-    name: str  # shown in rejection reasons ("" for a single .txt)
-    prefix: str  # folder of the .txt inside a zip/folder export ("" or "dir/")
-    title: str
-
-
-@dataclass(slots=True)
-class _Survey:
-    """What the first pass learned about a chat file."""
-
-    day_votes: int = 0
-    month_votes: int = 0
-    hint_dayfirst: bool | None = None
-    senders: set[str] = field(default_factory=set)
-    group_line: bool = False
-
-    @property
-    def kind(self) -> ConversationKind:
-        if self.group_line or len(self.senders) > 2:
-            return ConversationKind.GROUP
-        return ConversationKind.DIRECT
-
-    def dayfirst(self) -> bool:
-        if self.day_votes != self.month_votes:
-            return self.day_votes > self.month_votes
-        return True if self.hint_dayfirst is None else self.hint_dayfirst
-
-
-@dataclass(slots=True)
-class _Pending:
-    """The message being assembled: its header line and the lines that continue it."""
-
-    line: int
-    instant: tuple[int, int] | str  # (UTC ms, offset) or the reason it is unreadable
-    sender: str | None
-    lines: list[str]  # text lines: the header's text, then continuation lines
-    raw: list[str]  # the source lines as read
-    size: int = 0
-    overflow: bool = False
-
-
-def chat_title(name: str) -> str:
-    """Return the chat title in an export file name ("WhatsApp Chat with 张三.txt" → "张三")."""
-    stem = name[:-4] if name.lower().endswith((".txt", ".zip")) else name
-    for prefix in _TITLE_PREFIXES:
-        if stem.startswith(prefix) and len(stem) > len(prefix):
-            return stem[len(prefix) :]
-    return stem
-
-
-def split_sender(rest: str) -> tuple[str | None, str]:
-    """Split a header's remainder into (sender, text); sender None for a system line."""
-    idx = rest.find(": ")
-    if idx <= 0:
-        return None, rest.lstrip(_BIDI)
-    name = rest[:idx]
-    if len(name) > _MAX_NAME_CHARS or _QUOTES.search(name):
-        return None, rest.lstrip(_BIDI)
-    text = rest[idx + 2 :]
-    if text.startswith(_LRM):
-        text = text.lstrip(_BIDI)
-        if not _is_marked_content(text):
-            return None, text  # iOS writes system notices as "Chat name: \u200etext"
-    clean = name.translate(_NO_BIDI).strip()
-    return (clean or None), text
-
-
-def _is_marked_content(text: str) -> bool:
-    first = text.split("\n", 1)[0]
-    return bool(
-        _ATTACHED.search(first)
-        or _IOS_OMITTED.search(first)
-        or _DELETED.match(text)
-        or _CALL.match(text)
-        or _LOCATION.match(text)
-        or _POLL.match(text)
-    )
-
-
-def _file_type(name: str) -> MessageType:
-    upper = name.upper()
-    ext = upper.rsplit(".", 1)[-1] if "." in upper else ""
-    if upper.startswith("IMG-") or "-PHOTO-" in upper or ext in {"JPG", "JPEG", "PNG", "HEIC"}:
-        return MessageType.IMAGE
-    if upper.startswith("PTT-") or "-AUDIO-" in upper or ext == "OPUS":
-        return MessageType.VOICE
-    if upper.startswith("STK-") or "-STICKER-" in upper or ext == "WEBP":
-        return MessageType.STICKER
-    if upper.startswith(("VID-", "GIF-")) or "-VIDEO-" in upper or "-GIF-" in upper:
-        return MessageType.VIDEO
-    if ext in {"MP4", "MOV", "3GP"}:
-        return MessageType.VIDEO
-    if ext == "VCF":
-        return MessageType.CARD
-    return MessageType.FILE
 
 
 class WhatsAppImporter:
@@ -288,7 +117,7 @@ class WhatsAppImporter:
             forced = option == "1"
         try:
             chats = _chat_files(source)
-        except _READ_ERRORS as exc:
+        except (ExportUnreadable, OSError, KeyError) as exc:
             yield Rejected(None, f"cannot read the export: {exc}")
             return
         if not chats:
@@ -301,7 +130,7 @@ class WhatsAppImporter:
         for chat in chats:
             try:
                 yield from self._parse_chat(source, chat, forced)
-            except _READ_ERRORS as exc:
+            except (ExportUnreadable, OSError, KeyError) as exc:
                 yield Rejected(None, f"{chat.name or source.path.name}: cannot read: {exc}")
 
     def _parse_chat(
@@ -311,7 +140,7 @@ class WhatsAppImporter:
         dayfirst = survey.dayfirst() if forced is None else forced
         conversation_id = source.options.get("conversation") or chat.title
         where = f"{chat.name}: " if chat.name else ""
-        present = _presence(source)
+        present = source.presence()
         clock = _Clock(source, dayfirst)
         cache_key = ""
         cache_val: tuple[int, int] | str = ""
@@ -442,18 +271,13 @@ def _content(
 
 
 class _Clock:
-    """Turn header fields into (UTC ms, offset): one zone lookup per local hour.
-
-    An hour whose start and end have the same offset has no transition inside, so each
-    time in it is the hour's UTC start plus its minutes and seconds; other hours (a
-    transition at :30, say) are converted time by time.
-    """
+    """Turn header fields into (UTC ms, offset) through a per-hour :class:`LocalClock`."""
 
     def __init__(self, source: SourceInput, dayfirst: bool) -> None:
-        self._tz = source.tz
         self._dayfirst = dayfirst
+        self._clock = LocalClock(source.tz)
         self._hour: tuple[int, int, int, int] | None = None
-        self._base: tuple[int, int] | None = None
+        self._base = datetime(1970, 1, 1)  # the current hour's start (set with _hour)
 
     def instant(self, m: re.Match[str]) -> tuple[int, int] | str:
         """Return (UTC ms, offset) of a header's local time, or why it cannot be read."""
@@ -484,14 +308,11 @@ class _Clock:
                     f"date {when!r} is not a valid {order} date and time "
                     "(force the order with the dayfirst option)"
                 )
-            first = local_to_utc(start, self._tz)
-            last = local_to_utc(start.replace(minute=59, second=59), self._tz)
-            self._hour, self._base = key, (first if first[1] == last[1] else None)
+            self._hour = key
+            self._base = start
         if minute > 59 or second > 59:
             return f"time {m['h']}:{m['mi']}:{m['s'] or '00'} is not a valid time"
-        if self._base is None:
-            return local_to_utc(datetime(year, month, day, hour, minute, second), self._tz)
-        return self._base[0] + (minute * 60 + second) * 1000, self._base[1]
+        return self._clock.utc(self._base.replace(minute=minute, second=second))
 
 
 def _lines(f: IO[bytes]) -> Iterator[tuple[int, str | None]]:
@@ -574,22 +395,6 @@ def _chat_files(source: SourceInput) -> list[_ChatFile]:
         return out
     title = chat_title(path.parent.name if path.name == "_chat.txt" else path.name)
     return [_ChatFile(source.open, "", "", title)]
-
-
-def _presence(source: SourceInput) -> Callable[[str], bool]:
-    """Return a test of whether a relative path is a file in the export."""
-    if source.is_zip:
-        names = set(source.members())
-        return names.__contains__
-    base = source.path if source.path.is_dir() else source.path.parent
-
-    def present(rel: str) -> bool:
-        posix = PurePosixPath(rel)
-        if posix.is_absolute() or ".." in posix.parts:
-            return False
-        return (base / posix).is_file()
-
-    return present
 
 
 IMPORTER = WhatsAppImporter()
