@@ -1,17 +1,26 @@
-"""Regenerate src/chatcustody/samples/guard-team.jsonl (the demo's bundled sample data).
+"""Regenerate the demo's bundled sample data in src/chatcustody/samples/.
 
-The user's own cases: a delivery-delay complaint reconstructed from the agent–rider chat,
-the customer's complaint and the late handling; an internal investigation in the guard
-team's duty group; an English support channel. Run: python scripts/make_sample.py
+``guard-team.jsonl`` holds the user's own cases: a delivery-delay complaint reconstructed
+from the agent–rider chat, the customer's complaint and the late handling; an internal
+investigation in the guard team's duty group; an English support channel.
+``investigation.jsonl`` continues the investigation (with it, the duty group holds the
+case's 23 key messages between 08:30 and 09:15) and adds everyday customer-service chat.
+``operation-log.csv`` is the system operation log (the
+``events`` format): the delivery system's delay alert at 14:40 and, on the investigation
+morning, ordinary logins plus three abnormal ones. Run: python scripts/make_sample.py
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parents[1] / "src/chatcustody/samples/guard-team.jsonl"
+SAMPLES = Path(__file__).resolve().parents[1] / "src/chatcustody/samples"
+OUT = SAMPLES / "guard-team.jsonl"
+MORE = SAMPLES / "investigation.jsonl"
+LOG = SAMPLES / "operation-log.csv"
 lines: list[dict[str, Any]] = []
 
 
@@ -129,3 +138,99 @@ with OUT.open("w", encoding="utf-8") as f:
     for line in lines:
         f.write(json.dumps(line, ensure_ascii=False) + "\n")
 print(f"{len(lines)} messages → {OUT}")  # noqa: T201
+
+# The investigation continues in the duty group: with these 7 the window 08:30–09:15 holds
+# the case's 23 key messages (kept in their own file so guard-team.jsonl stays as it was).
+lines.clear()
+more = [
+    "监控显示08:45有人进了财务室，穿着外包公司的工服。",
+    "08:52和09:05又各有一次管理员登录，都是同一个终端。",
+    "门禁记录：08:44刷的是临时卡，就是8号门那张。",
+    "临时卡是我发的，登记在钱勇名下，我08:40交给了外包的人去修读卡器。",
+    "所以时间对不上：卡08:44进门，第一次登录08:47，中间只有三分钟。",
+    "把三次登录的时间和门禁记录、监控截图整理成一份，交法务。",
+    "已整理，共23条关键消息、3处异常登录，时间线附后。",
+]
+for i, text in enumerate(more):
+    msg(
+        duty,
+        f"g-{3031 + i}",
+        guards[(i + 2) % 4],
+        f"2026-03-20T{8 + (46 + i * 4) // 60:02d}:{(46 + i * 4) % 60:02d}:30+08:00",
+        text,
+    )
+
+everyday = ("wrOgQhDgAAcsdaily", "客服组日常", "group")
+desk = [("kefu_a", "客服A（王敏）"), ("kefu_d", "客服D（陈静）"), ("lead_k", "客服组长（刘洋）")]
+daily = [
+    "早上好，今天的工单已分配，重点跟进昨天的三单投诉。",
+    "订单9021的客户要求改地址，已经联系骑手。",
+    "The customer from order 9050 writes in English; I'll take it.",
+    "好的，英文客户统一转给你。",
+    "中午之前把退款申请都处理完。",
+]
+for i, text in enumerate(daily):
+    msg(everyday, f"c-{4001 + i}", desk[i % 3], f"2026-03-18T09:{10 + i * 7:02d}:00+08:00", text)
+with MORE.open("w", encoding="utf-8") as f:
+    for line in lines:
+        f.write(json.dumps(line, ensure_ascii=False) + "\n")
+print(f"{len(lines)} messages → {MORE}")  # noqa: T201
+
+LOG_ROWS = [
+    (
+        "2026-03-14 14:40:00",
+        "订单系统",
+        "system",
+        "alert",
+        "订单8842配送超时预警：超出承诺送达时间25分钟",
+    ),
+    ("2026-03-14 16:41:30", "订单系统", "kefu_a", "operation", "订单8842全额退款并发放优惠券"),
+    (
+        "2026-03-20 08:05:12",
+        "门禁系统",
+        "zhao_guard",
+        "login",
+        "值班账号登录（监控室终端 10.2.1.10）",
+    ),
+    (
+        "2026-03-20 08:40:02",
+        "门禁系统",
+        "qian_guard",
+        "operation",
+        "临时卡T-08发放（登记人：钱勇）",
+    ),
+    ("2026-03-20 08:44:31", "门禁系统", "T-08", "access", "临时卡T-08刷卡进入三楼财务室"),
+    (
+        "2026-03-20 08:47:09",
+        "堡垒机",
+        "admin",
+        "abnormal_login",
+        "管理员账号admin从10.2.3.4（三楼财务室终端）登录：非运维终端",
+    ),
+    (
+        "2026-03-20 08:52:40",
+        "堡垒机",
+        "admin",
+        "abnormal_login",
+        "管理员账号admin从10.2.3.4导出用户表（异常登录第二次）",
+    ),
+    (
+        "2026-03-20 09:05:18",
+        "堡垒机",
+        "admin",
+        "abnormal_login",
+        "管理员账号admin从10.2.3.4登录并修改审计策略（异常登录第三次）",
+    ),
+    (
+        "2026-03-20 09:12:00",
+        "堡垒机",
+        "li_ops",
+        "login",
+        "运维账号从运维终端10.2.1.20登录，冻结admin账号",
+    ),
+]
+with LOG.open("w", encoding="utf-8", newline="") as f:
+    writer = csv.writer(f, lineterminator="\n")
+    writer.writerow(["time", "source", "actor", "category", "event"])
+    writer.writerows(LOG_ROWS)
+print(f"{len(LOG_ROWS)} events → {LOG}")  # noqa: T201

@@ -12,6 +12,11 @@ maps them in exactly one place::
     ├── BadInputError                exit 5   HTTP 422   an import file is malformed
     ├── NotFoundError                exit 6   HTTP 404   a named object does not exist
     ├── AccessDeniedError            exit 7   HTTP 403   decide() said no
+    ├── AuthenticationError          exit 8   HTTP 401   bad credentials, expired or revoked session
+    │   └── LockedOutError           exit 8   HTTP 429   too many failed logins: cool-down running
+    ├── RateLimitedError             exit 9   HTTP 429   too many requests from one client
+    ├── ConflictError                exit 2   HTTP 409   the name is taken, the action was decided
+    ├── NotAvailableError            exit 1   HTTP 501   a feature this build does not have yet
     └── IntegrityError               exit 10  HTTP 500   tampering or corruption: never swallowed
         └── ProofError               exit 10  HTTP 422   a Merkle proof or signature does not verify
 """
@@ -99,6 +104,48 @@ class AccessDeniedError(ChatCustodyError):
 
     exit_code = 7
     http_status = 403
+
+
+class AuthenticationError(ChatCustodyError):
+    """Credentials are wrong, or a session or token is unknown, expired or revoked."""
+
+    exit_code = 8
+    http_status = 401
+
+
+class LockedOutError(AuthenticationError):
+    """Too many failed logins: the account refuses logins until its cool-down ends."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimitedError(ChatCustodyError):
+    """One client sent too many requests of a limited kind (logins)."""
+
+    exit_code = 9
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ConflictError(ChatCustodyError):
+    """The request conflicts with the current state: a taken name, a decided action."""
+
+    exit_code = 2
+    http_status = 409
+
+
+class NotAvailableError(ChatCustodyError):
+    """The feature asked for is not part of this build (yet)."""
+
+    exit_code = 1
+    http_status = 501
 
 
 class IntegrityError(ChatCustodyError):

@@ -37,6 +37,42 @@ class Settings(BaseSettings):
         default=90, ge=1, description="keys status warns when a master key is older than this."
     )
 
+    session_minutes: int = Field(
+        default=480, ge=1, description="A login session expires this many minutes after login."
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="A login session expires after this many idle minutes."
+    )
+    token_max_days: int = Field(
+        default=90, ge=1, description="Longest lifetime of an API token, in days."
+    )
+    lockout_threshold: int = Field(
+        default=5, ge=1, description="Failed logins in a row that lock an account."
+    )
+    lockout_minutes: int = Field(
+        default=15, ge=1, description="Cool-down of a locked account, in minutes."
+    )
+    login_rate_per_minute: int = Field(
+        default=10, ge=1, description="Login attempts one client address may make per minute."
+    )
+    password_memory_kib: int = Field(
+        default=65536, ge=8, description="argon2id memory cost (KiB) of new password hashes."
+    )
+    password_iterations: int = Field(
+        default=3, ge=1, description="argon2id time cost of new password hashes."
+    )
+    dual_control_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="A dual-control action must be confirmed within this many minutes.",
+    )
+    cookie_secure: bool = Field(
+        default=True, description="Send session cookies only over HTTPS (Secure flag)."
+    )
+    totp_issuer: str = Field(
+        default="chatcustody", description="Issuer shown by authenticator apps for TOTP."
+    )
+
 
 def load_settings() -> Settings:
     """Read settings from the environment (one place, no scattered getenv)."""

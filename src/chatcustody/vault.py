@@ -59,6 +59,7 @@ SERVICE_KEYS: Final[tuple[str, ...]] = (
     "sources",
     "events",
     "audit",
+    "access",
 )
 
 

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, exists, func, select
 
-from chatcustody import ledger
+from chatcustody import ledger, search
 from chatcustody.crypto import DualDigest, FieldCipher
 from chatcustody.errors import ChatCustodyError, IntegrityError
 from chatcustody.rows import (
@@ -361,6 +361,7 @@ def verify_vault(vault: Vault, progress: Progress | None = None) -> VerifyReport
         _check_rows(vault, conn, report, progress)
         _check_blobs(conn, vault, report)
         _check_names(conn, vault, report)
+        search.check_index(vault, conn, report)
     vault.forget_ciphers()
     return report
 

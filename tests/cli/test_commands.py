@@ -72,14 +72,45 @@ def test_exit_codes(tmp_path: Path) -> None:
 
 
 def test_demo_builds_and_reopens(tmp_path: Path) -> None:
-    """The README's first command: a demo vault imports the samples and verifies, twice."""
+    """The README's first command: samples, operation log and a user per role; twice."""
     env: dict[str, Any] = {k: v for k, v in os.environ.items() if k != "CHATCUSTODY_PASSPHRASE"}
-    cmd = [sys.executable, "-m", "chatcustody", "demo", "--dir", str(tmp_path / "demo"), "--json"]
-    first = json.loads(
-        subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    env["CHATCUSTODY_PASSWORD_MEMORY_KIB"] = "1024"  # demo users: cheap hashes in tests
+    cmd = [
+        sys.executable, "-m", "chatcustody", "demo", "--dir", str(tmp_path / "demo"),
+        "--no-serve", "--json",
+    ]  # fmt: skip
+    first = json.loads(_run_ok(cmd, env).stdout)
+    files = {Path(f["path"]).name: f for f in first["import"]["files"]}
+    assert files["guard-team.jsonl"]["imported"] == 27
+    assert files["investigation.jsonl"]["imported"] == 12
+    assert files["operation-log.csv"]["events"] == 9 and first["verify"]["ok"]
+    assert first["tagged"] == 23 and first["api"] is None
+    users = {u["username"]: u for u in first["users"]}
+    assert {"agent", "team_lead", "legal", "executive", "operator", "admin", "auditor"} <= set(
+        users
     )
-    assert first["import"]["imported"] == 27 and first["verify"]["ok"]
-    second = json.loads(
-        subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-    )
-    assert second["import"]["imported"] == 0 and second["import"]["files"][0]["already_imported"]
+    second = json.loads(_run_ok(cmd, env).stdout)
+    assert second["import"]["imported"] == 0
+    assert all(f["already_imported"] for f in second["import"]["files"])
+    legal = {u["username"]: u for u in second["users"]}["legal"]
+    assert legal["password"] != users["legal"]["password"]  # issued anew, printed again
+
+    from chatcustody.identity import code_at, login
+    from chatcustody.settings import Settings
+    from chatcustody.vault import Vault
+
+    demo = tmp_path / "demo"
+    vault = Vault.open(demo, Settings(vault=demo), first["passphrase"])
+    try:
+        session = login(
+            vault, "legal", legal["password"], code_at(legal["totp_secret"], 0), at_ms=0
+        )
+        assert session.token
+    finally:
+        vault.close()
+
+
+def _run_ok(cmd: list[str], env: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    return proc

@@ -12,13 +12,20 @@ import typer
 
 from chatcustody import __version__
 from chatcustody.cli import (
+    audit_cmd,
     demo_cmd,
     formats_cmd,
+    group_cmd,
     import_cmd,
     init_cmd,
     keys_cmd,
     log_cmd,
     quarantine_cmd,
+    reindex_cmd,
+    search_cmd,
+    serve_cmd,
+    timeline_cmd,
+    user_cmd,
     verify_cmd,
 )
 from chatcustody.cli._common import AppState, err_console
@@ -67,9 +74,16 @@ for module in (
     formats_cmd,
     quarantine_cmd,
     demo_cmd,
+    search_cmd,
+    reindex_cmd,
+    timeline_cmd,
+    audit_cmd,
+    serve_cmd,
 ):
     module.register(app)
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(user_cmd.app, name="user")
+app.add_typer(group_cmd.app, name="group")
 
 
 def main() -> None:

@@ -1,8 +1,7 @@
-"""``chatcustody demo``: build a vault from the bundled sample data, import, verify, summarise."""
+"""``chatcustody demo``: build a demo vault (samples, operation log, a user per role), serve."""
 
 from __future__ import annotations
 
-from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -11,9 +10,9 @@ from rich.table import Table
 
 from chatcustody.audit import record_audit
 from chatcustody.cli._common import console, print_json, state
-from chatcustody.ingest import import_paths
+from chatcustody.cli.serve_cmd import run_server
+from chatcustody.demo import build_demo
 from chatcustody.vault import VAULT_FILE, Vault
-from chatcustody.verify import verify_vault
 
 DEMO_PASSPHRASE: Final[str] = "demo-passphrase"  # a demo vault holds only bundled samples
 
@@ -23,55 +22,88 @@ def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where to build the demo vault.")] = Path(
         "demo-vault"
     ),
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Stop after the summary instead of serving the API.")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8000,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Create (or reopen) a demo vault, import the bundled samples, verify it, summarise."""
+    """Create (or reopen) a demo vault with sample cases and a user per role; then serve."""
     settings = state(ctx).settings().model_copy(update={"vault": directory})
     secret = settings.passphrase.get_secret_value() if settings.passphrase else DEMO_PASSPHRASE
-    if (directory / VAULT_FILE).exists():
-        vault = Vault.open(directory, settings, secret)
-    else:
+    new = not (directory / VAULT_FILE).exists()
+    if new:
         vault = Vault.create(directory, settings, secret, settings.default_tz)
         record_audit(vault, "vault.init", {"path": str(directory.resolve()), "demo": True})
+    else:
+        vault = Vault.open(directory, settings, secret)
     try:
-        sample = files("chatcustody.samples") / "guard-team.jsonl"
-        with as_file(sample) as path:
-            summary = import_paths(vault, [path])
-        report = verify_vault(vault)
+        result = build_demo(vault, new)
+        url = None if no_serve else f"http://{host}:{port}"
+        _present(directory, secret, result, url, as_json)
+        if not result.report.ok or not result.summary.ok:
+            raise typer.Exit(1)
+        if not no_serve:
+            run_server(vault, host, port)
     finally:
         vault.close()
-    result = {
-        "vault": str(directory),
-        "passphrase": secret,
-        "import": summary.to_json(),
-        "verify": report.to_json(),
-    }
+
+
+def _present(directory: Path, secret: str, result: object, url: str | None, as_json: bool) -> None:
+    from chatcustody.demo import DemoResult
+
+    assert isinstance(result, DemoResult)
+    summary, report = result.summary, result.report
     if as_json:
-        print_json(result)
-    else:
-        table = Table("", "", title="chatcustody demo")
-        table.add_row("vault", str(directory))
-        table.add_row("passphrase", secret)
-        for f in summary.files:
-            if f.error is not None:
-                outcome = f"[red]failed[/]: {f.error}"
-            elif f.already_imported:
-                outcome = "already imported (re-import is a no-op)"
-            else:
-                outcome = f"{f.counts.imported} records imported"
-            table.add_row("sample", f"{f.path.name}: {outcome}")
-            if f.source:
-                table.add_row("SHA-256", f.source.digest.sha256)
-                table.add_row("SM3", f.source.digest.sm3)
-        table.add_row(
-            "verify", "[green]OK[/]" if report.ok else f"[red]{report.failure_count} failures[/]"
+        print_json(
+            {
+                "vault": str(directory),
+                "passphrase": secret,
+                "import": summary.to_json(),
+                "verify": report.to_json(),
+                "users": [u.to_json() for u in result.users],
+                "tagged": result.tagged,
+                "api": url,
+            }
         )
-        for k, v in report.checked.items():
-            table.add_row(f"  {k}", str(v))
-        console.print(table)
-        console.print(f"Try: CHATCUSTODY_PASSPHRASE={secret} chatcustody --vault {directory} log")
-    if not report.ok or not summary.ok:
-        raise typer.Exit(1)
+        return
+    table = Table("", "", title="chatcustody demo")
+    table.add_row("vault", str(directory))
+    table.add_row("passphrase", secret)
+    for f in summary.files:
+        if f.error is not None:
+            outcome = f"[red]failed[/]: {f.error}"
+        elif f.already_imported:
+            outcome = "already imported (re-import is a no-op)"
+        else:
+            outcome = f"{f.counts.imported} records, {f.counts.events} events imported"
+        table.add_row("sample", f"{f.path.name}: {outcome}")
+    table.add_row(
+        "verify", "[green]OK[/]" if report.ok else f"[red]{report.failure_count} failures[/]"
+    )
+    table.add_row("case", f"{result.tagged} key messages tagged 内部调查 by legal")
+    console.print(table)
+    console.print("[bold]Demo users[/] (credentials issued anew on every run):")
+    for u in result.users:
+        held = u.role.value if u.role else ",".join(x.value for x in u.tiers)
+        groups = f"; groups {','.join(u.groups)}" if u.groups else ""
+        console.print(
+            f"  {u.username:<10} {held}{groups}\n"
+            f"             password {u.password}   TOTP secret {u.totp_secret}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        "Log in with the password and the current code of the TOTP secret (any authenticator "
+        "app, or: python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")."
+    )
+    if url:
+        console.print(f"API: {url}/docs  ·  POST {url}/api/v1/auth/login")
+    else:
+        console.print(
+            f"Serve it: CHATCUSTODY_PASSPHRASE={secret} chatcustody --vault {directory} serve"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -270,6 +270,10 @@ def _content(
     return MessageType.TEXT, ()
 
 
+_MIN_YEAR = 2009
+_MAX_YEAR = 2199
+
+
 class _Clock:
     """Turn header fields into (UTC ms, offset) through a per-hour :class:`LocalClock`."""
 
@@ -287,6 +291,9 @@ class _Clock:
             a, b, y = int(m["a"]), int(m["b"]), m["y"]
             year = int(y) + (2000 if len(y) == 2 else 0)
             day, month = (a, b) if self._dayfirst else (b, a)
+        if not _MIN_YEAR <= year <= _MAX_YEAR:
+            # WhatsApp did not exist before 2009: a year like 0024 is a damaged line.
+            return f"year {year} is outside {_MIN_YEAR}–{_MAX_YEAR}"
         hour, minute, second = int(m["h"]), int(m["mi"]), int(m["s"] or 0)
         mark = m["pre"] or m["post"]
         if mark:

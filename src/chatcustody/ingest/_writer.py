@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, insert, select, update
 
+from chatcustody import search
 from chatcustody._env import now_ms
 from chatcustody.crypto import FieldCipher, new_key
 from chatcustody.errors import BadInputError, InputProblem
@@ -244,6 +245,7 @@ class BatchWriter:
         ):
             if rows:
                 conn.execute(insert(table), rows)
+        search.index_records(self._vault, conn, record_rows, items)
         return counts
 
     def _variant(

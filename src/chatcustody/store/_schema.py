@@ -210,3 +210,112 @@ quarantine = Table(
     Column("payload", LargeBinary, nullable=False),
     Index("ix_quarantine_source", "source_id"),
 )
+
+# -- identity and access (migration 0004) ----------------------------------------------------
+# Usernames are clear (they name actors in the audit trail); display names, e-mails, TOTP
+# secrets, group names, tag names and dual-control parameters are sealed with the ``access``
+# service key. Rows that grant rights carry an HMAC (``mac``) under that key, so editing the
+# database directly (a role, a password hash, a membership) is detected, not obeyed.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=True),
+    Column("tiers", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("password_hash", String(256), nullable=True),
+    Column("totp_enc", LargeBinary, nullable=True),
+    Column("totp_step", BigInteger, nullable=True),
+    Column("profile_enc", LargeBinary, nullable=True),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until_ms", BigInteger, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("mac", LargeBinary(32), nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name_key", LargeBinary(16), nullable=False, unique=True),
+    Column("name_enc", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", Integer, ForeignKey("groups.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("mac", LargeBinary(32), nullable=False),
+    Index("ix_group_members_user", "user_id"),
+)
+
+group_conversations = Table(
+    "group_conversations",
+    metadata,
+    Column("group_id", Integer, ForeignKey("groups.id"), primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), primary_key=True),
+    Column("mac", LargeBinary(32), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", LargeBinary(32), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("scopes", String(128), nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger, nullable=True),
+    Index("ix_sessions_user", "user_id"),
+)
+
+pending_actions = Table(
+    "pending_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("action", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("requested_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_ms", BigInteger, nullable=True),
+    Column("params_enc", LargeBinary, nullable=False),
+    Column("result_enc", LargeBinary, nullable=True),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("record_id", BigInteger, ForeignKey("records.id"), nullable=False),
+    Column("name_key", LargeBinary(16), nullable=False),
+    Column("name_enc", LargeBinary, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("record_id", "name_key", name="uq_tags_record_name"),
+    Index("ix_tags_name", "name_key"),
+)
+
+# Search index (search/_index.py). The full-text tables themselves — ``search_fts`` and
+# ``search_fts_bag`` (FTS5) on SQLite, ``search_fts`` (tsvector, GIN) on PostgreSQL — are
+# dialect-specific and made by migration 0003 only; they hold keyed tokens, never text.
+search_blocks = Table(
+    "search_blocks",
+    metadata,
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("min_ts", BigInteger, nullable=False),
+    Column("max_ts", BigInteger, nullable=False),
+)
+
+search_oversize = Table(
+    "search_oversize",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),  # a records.id
+)
