@@ -140,7 +140,7 @@ def index_docs(vault: Vault, conn: Connection, docs: Sequence[IndexDoc]) -> None
         if main:
             conn.execute(text("INSERT INTO search_fts (rowid, tokens) VALUES (:id, :t)"), main)
             conn.execute(text("INSERT INTO search_fts_bag (rowid, tokens) VALUES (:id, :t)"), bag)
-            for table in ("search_fts", "search_fts_bag"):
+            for table in ("search_fts", "search_fts_bag") if _MERGE_PAGES else ():
                 # Merge segments a little after every batch (also across levels): each
                 # segment repeats the terms it holds, so fewer segments, a smaller index.
                 conn.execute(

@@ -9,8 +9,8 @@ A text is normalised (``_text.normalise``) and cut into tokens:
 - every symbol (emoji, ¥, ✅…) is its own token; spaces and punctuation are separators.
 
 Those tokens, in order, are the record's *positional* tokens (phrase queries). Its *bag*
-holds each distinct CJK character, each word and symbol, once: one-character queries (and a
-single character at either end of a run) are answered there. DESIGN.md's trailing single
+holds each distinct CJK character, each word and symbol, once: one-character queries (and
+one-character runs inside a term) are answered there. DESIGN.md's trailing single
 character per run served one-character queries through FTS prefix queries on plaintext
 bigrams; keyed tokens have no usable prefixes, and the bag makes the trailing single
 redundant, so it is left out (measured: it was ~15% of the positional postings).
