@@ -6,6 +6,11 @@ Baselines measured in the same run: raw SQLite inserts of rows of the same size,
 AES-256-GCM over the same texts. Ratios travel between machines; absolute numbers don't.
 
     python bench/ingest_bench.py [--n 1000000] [--pg postgresql://postgres@127.0.0.1/test]
+                                 [--verify-full]
+
+verify is timed as ``chatcustody verify`` runs it: the search index's re-tokenising check on
+a random sample (the printed ``index_check`` says how many, and the seed); ``--verify-full``
+also times ``verify --full``.
 """
 
 from __future__ import annotations
@@ -81,7 +86,9 @@ def baseline_aesgcm(texts: list[bytes]) -> float:
     return len(texts) / t["s"]
 
 
-def run(n: int, database_url: str | None, workdir: Path, data: Path) -> dict[str, Any]:
+def run(
+    n: int, database_url: str | None, workdir: Path, data: Path, verify_full: bool
+) -> dict[str, Any]:
     from chatcustody.ingest import import_file
     from chatcustody.settings import Settings
     from chatcustody.vault import Vault
@@ -100,9 +107,21 @@ def run(n: int, database_url: str | None, workdir: Path, data: Path) -> dict[str
             report = verify_vault(vault)
         cpu2 = cpu_seconds()
         assert report.ok, report.failures[:5]
+        full: dict[str, Any] = {}
+        if verify_full:
+            with timer() as t_full:
+                assert verify_vault(vault, full_index=True).ok
+            cpu3 = cpu_seconds()
+            full = {
+                "verify_full_s": round(t_full["s"], 2),
+                "verify_full_msgs_per_s": round(n / t_full["s"]),
+                "verify_full_msgs_per_cpu_s": round(n / (cpu3 - cpu2)),
+            }
     finally:
         vault.close()
     return {
+        "index_check": report.index_check,
+        **full,
         "ingest_s": round(t_ingest["s"], 2),
         "ingest_msgs_per_s": round(n / t_ingest["s"]),
         "ingest_msgs_per_cpu_s": round(n / (cpu1 - cpu0)),
@@ -119,6 +138,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="messages to generate")
     parser.add_argument("--pg", default=None, help="also run on this PostgreSQL server URL")
     parser.add_argument("--keep", type=Path, default=None, help="work directory to keep")
+    parser.add_argument(
+        "--verify-full",
+        action="store_true",
+        help="also time verify --full (every record re-tokenised for the index check)",
+    )
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="cc-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +177,7 @@ def main() -> None:
                 c.execute(f'CREATE DATABASE "{db}"')
             url = url.rsplit("/", 1)[0] + "/" + db
         try:
-            r = run(args.n, url, workdir, data)
+            r = run(args.n, url, workdir, data, args.verify_full)
         finally:
             if url:
                 with psycopg.connect(args.pg, autocommit=True) as c:
@@ -169,9 +193,16 @@ def main() -> None:
             f"{name:10s} ingest {r['ingest_msgs_per_s']:>8,} msgs/s ({r['ingest_s']} s, {r['ingest_vs_raw_sqlite']:.3f}× raw SQLite)"
             f"   verify {r['verify_msgs_per_s']:>8,} msgs/s ({r['verify_s']} s, {r['verify_vs_raw_aesgcm']:.3f}× raw AES-GCM)"
             f"\n{'':10s} per CPU-second: ingest {r['ingest_msgs_per_cpu_s']:,}, verify {r['verify_msgs_per_cpu_s']:,}"
-            f" (load average {os.getloadavg()[0]:.2f})",
+            f" (load average {os.getloadavg()[0]:.2f})"
+            f"\n{'':10s} verify's index check: {r['index_check']}",
             flush=True,
         )
+        if "verify_full_msgs_per_s" in r:
+            print(
+                f"{'':10s} verify --full {r['verify_full_msgs_per_s']:,} msgs/s "
+                f"({r['verify_full_s']} s; per CPU-second {r['verify_full_msgs_per_cpu_s']:,})",
+                flush=True,
+            )
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
     print(f"peak RSS {out['peak_rss_mb']} MB; results → {write_results('ingest', out)}")
 

@@ -19,7 +19,14 @@ from typing import Any, Final
 
 from chatcustody.crypto import FieldCipher
 from chatcustody.errors import IntegrityError
-from chatcustody.ledger import LedgerWriter, commitments, leaf_data, leaf_hash, new_seed
+from chatcustody.ledger import (
+    LedgerWriter,
+    commit_inner,
+    leaf_bytes,
+    leaf_from_inner,
+    leaf_hash,
+    new_seed,
+)
 
 # Table → (leaf kind, clear columns bound into the AAD, payload column).
 CLEAR_COLUMNS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
@@ -71,14 +78,33 @@ KIND_TABLE: Final[dict[str, str]] = {kind: table for table, (kind, _, _) in CLEA
 _BINARY_COLUMNS: Final[frozenset[str]] = frozenset({"dedupe", "target_key"})
 
 
+_AAD_COLUMNS: Final[dict[str, tuple[tuple[str, bool], ...]]] = {
+    table: tuple((c, c in _BINARY_COLUMNS) for c in columns)
+    for table, (_, columns, _) in CLEAR_COLUMNS.items()
+}
+
+
 def row_aad(table: str, row: Mapping[Any, Any]) -> bytes:
     """Return the AAD binding a payload to its row's clear columns (binary ones as hex)."""
-    _, columns, _ = CLEAR_COLUMNS[table]
     parts = [table]
-    for c in columns:
+    for c, binary in _AAD_COLUMNS[table]:
         value = row[c]
-        parts.append(bytes(value).hex() if c in _BINARY_COLUMNS else str(value))
+        parts.append(bytes(value).hex() if binary else str(value))
     return "|".join(parts).encode("utf-8")
+
+
+Prepared = tuple[bytes, str, bytes]
+"""A row's parts that don't depend on its ids: (seed, ``commit_inner``, payload JSON bytes)."""
+
+
+def prepare_fields(fields: Mapping[str, Any]) -> Prepared:
+    """Return the seed, leaf commitments and payload of a row's fields (no ids needed)."""
+    seed = new_seed()
+    # The payload is only encrypted, never hashed: plain (unsorted) JSON is enough.
+    payload = json.dumps(
+        {"fields": fields, "seed": seed.hex()}, ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
+    return seed, commit_inner(seed, fields), payload
 
 
 def seal_row(
@@ -87,19 +113,24 @@ def seal_row(
     fields: Mapping[str, Any],
     cipher: FieldCipher,
     writer: LedgerWriter,
+    prepared: Prepared | None = None,
 ) -> dict[str, Any]:
     """Append the row's leaf, then seal its payload; return the row ready to insert.
 
     ``row`` must hold every clear column but ``leaf_idx``, which is assigned here.
+    ``prepared`` is ``prepare_fields(fields)`` when already computed.
     """
+    return seal_prepared(table, row, prepared or prepare_fields(fields), cipher, writer)
+
+
+def seal_prepared(
+    table: str, row: dict[str, Any], prepared: Prepared, cipher: FieldCipher, writer: LedgerWriter
+) -> dict[str, Any]:
+    """``seal_row`` for fields already passed through ``prepare_fields``."""
     kind, _, payload_col = CLEAR_COLUMNS[table]
-    seed = new_seed()
-    lh = leaf_hash(leaf_data(kind, int(row["id"]), commitments(seed, fields)))
+    _, inner, payload = prepared
+    lh = leaf_hash(leaf_from_inner(kind, int(row["id"]), inner))
     row["leaf_idx"] = writer.append(kind, int(row["id"]), lh)
-    # The payload is only encrypted, never hashed: plain (unsorted) JSON is enough.
-    payload = json.dumps(
-        {"fields": fields, "seed": seed.hex()}, ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
     row[payload_col] = cipher.seal(payload, row_aad(table, row))
     return row
 
@@ -119,11 +150,11 @@ def open_row(table: str, row: Mapping[Any, Any], cipher: FieldCipher) -> OpenedR
     what = f"{kind} {row['id']}"
     plain = cipher.open(bytes(row[payload_col]), row_aad(table, row), what)
     try:
-        obj = json.loads(plain)
+        obj = json.loads(plain.decode("utf-8"))
         fields, seed = obj["fields"], bytes.fromhex(obj["seed"])
     except (ValueError, KeyError, TypeError) as exc:
         raise IntegrityError(f"{what}: payload is malformed ({exc})") from None
-    lh = leaf_hash(leaf_data(kind, int(row["id"]), commitments(seed, fields)))
+    lh = leaf_hash(leaf_bytes(kind, int(row["id"]), seed, fields))
     return OpenedRow(fields, seed, lh)
 
 

@@ -13,6 +13,12 @@ Checks, each naming every bad item it finds:
    and size; every original re-hashes to its acquisition SHA-256 and SM3. Blob files with
    no row (left by a crash before commit) are reported as warnings, not failures.
 4. Names: every conversation title and participant name authenticates.
+5. Search index: every record's entry is present and each id block's time range is right;
+   a random sample of records (or, with ``full_index``, every record) is re-tokenised and
+   compared with its entry. The report says what was sampled, how many, and the seed.
+
+The ledger, names, blobs and index checks run in this process while worker processes
+check the rows (large vaults).
 """
 
 from __future__ import annotations
@@ -36,13 +42,14 @@ from chatcustody.rows import (
     open_row,
     participant_name_aad,
 )
+from chatcustody.shred import check_shreds
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault
 
 _FETCH_ROWS: Final[int] = 5000
 MAX_FAILURES: Final[int] = 1000
 _ROWS_PER_TASK: Final[int] = 25_000
-_PARALLEL_MIN_ROWS: Final[int] = 50_000  # below this, forking costs more than it saves
+_PARALLEL_MIN_ROWS: Final[int] = 10_000  # below this, forking costs more than it saves
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -55,6 +62,8 @@ class VerifyReport:
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     failure_count: int = 0
+    notes: list[str] = field(default_factory=list)  # what was sampled, and how
+    index_check: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -67,6 +76,14 @@ class VerifyReport:
         if len(self.failures) < MAX_FAILURES:
             self.failures.append(message)
 
+    def merge(self, other: VerifyReport) -> None:
+        """Append another report's counts, warnings and failures to this one."""
+        self.checked.update(other.checked)
+        self.warnings.extend(other.warnings)
+        for f in other.failures:
+            self.fail(f)
+        self.failure_count += other.failure_count - len(other.failures)
+
     def to_json(self) -> dict[str, Any]:
         """Return the ``verify --json`` contract."""
         return {
@@ -75,6 +92,8 @@ class VerifyReport:
             "failures": self.failures,
             "failure_count": self.failure_count,
             "warnings": self.warnings,
+            "index_check": self.index_check,
+            "notes": self.notes,
         }
 
 
@@ -86,8 +105,9 @@ def _check_ledger(conn: Connection, vault: Vault, report: VerifyReport) -> bool:
     head_iter = iter(heads)
     head = next(head_iter, None)
     expected = 0
-    result = conn.execution_options(yield_per=_FETCH_ROWS).execute(
-        select(t.leaves.c.idx, t.leaves.c.hash).order_by(t.leaves.c.idx)
+    result = conn.execute(
+        select(t.leaves.c.idx, t.leaves.c.hash).order_by(t.leaves.c.idx),
+        execution_options={"yield_per": _FETCH_ROWS},
     )
     for idx, h in result:
         if idx != expected:
@@ -132,6 +152,7 @@ def _check_head(head: ledger.TreeHead, root: bytes, public: Any, report: VerifyR
 @dataclass
 class _RangeResult:
     count: int = 0
+    shredded: int = 0  # rows of crypto-shredded conversations: leaf checked, content gone
     failures: list[str] = field(default_factory=list)
     failure_count: int = 0
 
@@ -165,10 +186,26 @@ def _check_range(vault: Vault, table_name: str, lo: int, hi: int) -> _RangeResul
     )
     bad_keys: set[int] = set()
     with vault.engine.connect() as conn:
-        rows = conn.execution_options(yield_per=_FETCH_ROWS).execute(query)
-        for row in rows.mappings():
+        shredded = set(  # recorded as shredded *and* its key really gone: not a hiding place
+            conn.execute(
+                select(t.conversations.c.id).where(
+                    t.conversations.c.id.in_(select(t.shredded_conversations.c.conversation_id)),
+                    func.length(t.conversations.c.dek_sealed) == 0,
+                )
+            ).scalars()
+        )
+        # Options per statement: Connection.execution_options() would change the connection.
+        result = conn.execute(query, execution_options={"yield_per": _FETCH_ROWS})
+        keys = list(result.keys())
+        for values in result:
+            row = dict(zip(keys, values, strict=True))  # plain dict: cheaper lookups
             out.count += 1
             what = f"{kind} {row['id']}"
+            if fixed is None and row["conversation_id"] in shredded:
+                out.shredded += 1
+                if row["leaf_kind"] != kind or row["leaf_ref"] != row["id"]:
+                    out.fail(f"{what} (crypto-shredded): ledger leaf {row['leaf_idx']} lost it")
+                continue
             if fixed is None and row["conversation_id"] in bad_keys:
                 out.failure_count += 1  # reported once, with the conversation's key
                 continue
@@ -223,27 +260,40 @@ def _ranges(conn: Connection, table: Any, parts: int) -> list[tuple[int, int]]:
 
 
 def _check_rows(
-    vault: Vault, conn: Connection, report: VerifyReport, progress: Progress | None
-) -> None:
-    """Check every ledgered row, in parallel processes when the vault is large."""
+    vault: Vault,
+    conn: Connection,
+    report: VerifyReport,
+    progress: Progress | None,
+    meanwhile: Callable[[], bool],
+) -> bool:
+    """Check every ledgered row, in parallel processes when the vault is large.
+
+    ``meanwhile`` (the parent's own checks) runs while the worker processes check rows;
+    when it returns False (the ledger has a gap) the row check is abandoned.
+    """
     global _WORKER_VAULT
-    work: list[tuple[str, int, int]] = []
     totals: dict[str, int] = {}
     for table_name in CLEAR_COLUMNS:
         table = t.metadata.tables[table_name]
         totals[table_name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-        parts = max(1, totals[table_name] // _ROWS_PER_TASK)
-        work.extend((table_name, lo, hi) for lo, hi in _ranges(conn, table, parts))
     grand_total = sum(totals.values())
+    workers = _workers() if grand_total >= _PARALLEL_MIN_ROWS else 1
+    work: list[tuple[str, int, int]] = []
+    for table_name, total in totals.items():
+        parts = max(1, total // _ROWS_PER_TASK, 2 * workers if total >= _PARALLEL_MIN_ROWS else 1)
+        table = t.metadata.tables[table_name]
+        work.extend((table_name, lo, hi) for lo, hi in _ranges(conn, table, parts))
     results: list[tuple[str, _RangeResult]] = []
-    workers = min(_workers(), len(work))
     done = 0
-    if workers > 1 and grand_total >= _PARALLEL_MIN_ROWS:
+    if workers > 1:
         _WORKER_VAULT = vault
         try:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
                 futures = [(w[0], pool.submit(_worker_range, *w)) for w in work]
+                if not meanwhile():
+                    pool.shutdown(cancel_futures=True)
+                    return False
                 for name, fut in futures:
                     results.append((name, fut.result()))
                     done += results[-1][1].count
@@ -252,6 +302,8 @@ def _check_rows(
         finally:
             _WORKER_VAULT = None
     else:
+        if not meanwhile():
+            return False
         for name, lo, hi in work:
             results.append((name, _check_range(vault, name, lo, hi)))
             done += results[-1][1].count
@@ -259,12 +311,15 @@ def _check_rows(
                 progress("verify", done, grand_total)
     for table_name in CLEAR_COLUMNS:
         report.checked[table_name] = 0
+    report.checked["shredded"] = 0
     for name, r in results:
         report.checked[name] += r.count
+        report.checked["shredded"] += r.shredded
         report.failure_count += r.failure_count - len(r.failures)
         for f in r.failures:
             report.fail(f)
     _check_orphan_leaves(conn, report)
+    return True
 
 
 def _check_orphan_leaves(conn: Connection, report: VerifyReport) -> None:
@@ -334,6 +389,8 @@ def _check_blobs(conn: Connection, vault: Vault, report: VerifyReport) -> None:
 
 def _check_names(conn: Connection, vault: Vault, report: VerifyReport) -> None:
     for row in conn.execute(select(t.conversations)).mappings():
+        if not row["dek_sealed"]:  # crypto-shredded: its title went with its key
+            continue
         try:
             cipher = vault.conversation_cipher(conn, int(row["id"]))
             cipher.open(
@@ -351,17 +408,42 @@ def _check_names(conn: Connection, vault: Vault, report: VerifyReport) -> None:
             report.fail(str(exc))
 
 
-def verify_vault(vault: Vault, progress: Progress | None = None) -> VerifyReport:
-    """Check everything the vault holds against its ledger and keys."""
+def verify_vault(
+    vault: Vault,
+    progress: Progress | None = None,
+    *,
+    full_index: bool = False,
+    index_sample: int = search.DEFAULT_SAMPLE,
+    seed: int | None = None,
+) -> VerifyReport:
+    """Check everything the vault holds against its ledger and keys.
+
+    The search index is checked for every record's presence and, for ``index_sample``
+    random records (drawn with ``seed``, reported), re-tokenised; ``full_index`` re-tokenises
+    every record instead (see ``search._check_sample``). Everything else is always full.
+    """
     report = VerifyReport()
+    later = VerifyReport()  # checks run while the row workers run, reported after them
     vault.forget_ciphers()
     with vault.engine.connect() as conn:
-        if not _check_ledger(conn, vault, report):
+
+        def meanwhile() -> bool:
+            if not _check_ledger(conn, vault, report):
+                return False
+            _check_blobs(conn, vault, later)
+            _check_names(conn, vault, later)
+            check_shreds(vault, conn, later)  # a shred counts only with the ledger's word
+            sampling = search.check_index(
+                vault, conn, later, None if full_index else index_sample, seed
+            )
+            report.index_check = {"mode": "full"} if sampling is None else sampling.to_json()
+            if sampling is not None:
+                report.notes.append(sampling.describe())
+            return True
+
+        if not _check_rows(vault, conn, report, progress, meanwhile):
             return report
-        _check_rows(vault, conn, report, progress)
-        _check_blobs(conn, vault, report)
-        _check_names(conn, vault, report)
-        search.check_index(vault, conn, report)
+        report.merge(later)
     vault.forget_ciphers()
     return report
 

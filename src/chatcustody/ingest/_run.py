@@ -8,6 +8,8 @@ Order of work for one file, and why:
 3. Acquire it (encrypted original + custody event), unless a crashed run already did.
 4. Parse again and commit in batches; each batch is atomic with its signed tree head.
    Keys already stored are skipped, so re-running after a crash finishes exactly once.
+   A file of more than one batch is parsed (and its records prepared) by a producer
+   process while this one writes (``_produce``).
 5. Mark the source complete and audit the import's counts.
 """
 
@@ -15,10 +17,11 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
@@ -28,8 +31,10 @@ from chatcustody.errors import BadInputError, ChatCustodyError, InputProblem, Us
 from chatcustody.importers import ParseResult, Rejected, SourceInput, choose
 from chatcustody.ingest._acquire import AcquiredSource, acquire, digest_original, find_source
 from chatcustody.ingest._keys import Keyer
+from chatcustody.ingest._produce import Prep, can_fork, produce
 from chatcustody.ingest._writer import BatchCounts, BatchWriter, Keyed
 from chatcustody.model import Amendment, Event, Record
+from chatcustody.search import hasher_for
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault, check_zone
 
@@ -219,6 +224,20 @@ def _batches(items: Iterator[ParseResult], keyer: Keyer, size: int) -> Iterator[
         yield batch
 
 
+def _own_source(
+    path: Path,
+    zone: ZoneInfo,
+    options: dict[str, str] | None,
+    make_batches: Callable[[SourceInput], Iterator[list[Keyed]]],
+) -> Iterator[list[Keyed]]:
+    """Yield ``make_batches`` over a SourceInput of its own (the producer's file handles)."""
+    source = SourceInput(path, zone, options)
+    try:
+        yield from make_batches(source)
+    finally:
+        source.close()
+
+
 def import_file(
     vault: Vault,
     path: Path,
@@ -250,12 +269,26 @@ def import_file(
         total, _ = _validate(path, _checked(source, importer.parse(source)), skip_bad, progress)
         result.source = acquire(vault, original, importer.name, actor)
         writer = BatchWriter(vault, result.source.id, source)
-        keyer = Keyer(vault.blinder)
-        items = _checked(source, importer.parse(source), attachments=skip_bad)
-        for batch in _batches(items, keyer, vault.settings.batch_size):
-            result.counts.add(writer.write(batch))
-            if progress:
-                progress("import", result.counts.imported + result.counts.duplicates, total)
+        size = vault.settings.batch_size
+
+        def make_batches(src: SourceInput) -> Iterator[list[Keyed]]:
+            items = _checked(src, importer.parse(src), attachments=skip_bad)
+            return _batches(items, Keyer(vault.blinder), size)
+
+        batches: Generator[tuple[list[Keyed], dict[int, Prep] | None], None, None]
+        if total > size and can_fork():  # more than one batch: parse in a second process
+            batches = produce(
+                lambda: _own_source(path, zone, options, make_batches), hasher_for(vault)
+            )
+        else:
+            batches = ((batch, None) for batch in make_batches(source))
+        try:
+            for batch, preps in batches:
+                result.counts.add(writer.write(batch, preps))
+                if progress:
+                    progress("import", result.counts.imported + result.counts.duplicates, total)
+        finally:
+            batches.close()  # stops the producer process at once if a batch failed
         _finish(vault, result, actor)
     except ChatCustodyError as exc:
         result.error = exc

@@ -9,7 +9,6 @@ finishes it exactly once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import Connection, insert, select, update
@@ -20,11 +19,20 @@ from chatcustody.crypto import FieldCipher, new_key
 from chatcustody.errors import BadInputError, InputProblem
 from chatcustody.importers import Rejected, SourceInput
 from chatcustody.ingest._acquire import digest_stream, put_blob
+from chatcustody.ingest._counts import BatchCounts
 from chatcustody.ingest._keys import Keyer, message_key
+from chatcustody.ingest._produce import Prep, record_fields
 from chatcustody.ingest._quarantine import quarantine_rows
 from chatcustody.ledger import LedgerWriter
 from chatcustody.model import Amendment, Attachment, Event, Item, Record
-from chatcustody.rows import conversation_aad, open_row, participant_name_aad, seal_row
+from chatcustody.rows import (
+    conversation_aad,
+    open_row,
+    participant_name_aad,
+    seal_prepared,
+    seal_row,
+)
+from chatcustody.store import insert_rows
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault, key_purpose, next_id
 
@@ -32,56 +40,6 @@ _IN_CHUNK: Final[int] = 500  # bound parameters per IN (...) lookup
 
 Keyed = tuple[Item | Rejected, bytes]
 """A parsed item with its dedupe key (empty for a Rejected, which is quarantined)."""
-
-
-@dataclass
-class BatchCounts:
-    """What one or more batches did."""
-
-    imported: int = 0
-    duplicates: int = 0
-    amendments: int = 0
-    events: int = 0
-    attachments: int = 0
-    quarantined: int = 0
-    variants: int = 0
-    conversations: set[int] = field(default_factory=set)
-    new_conversations: int = 0
-    new_participants: int = 0
-
-    def add(self, other: BatchCounts) -> None:
-        """Accumulate another batch's counts."""
-        self.imported += other.imported
-        self.duplicates += other.duplicates
-        self.amendments += other.amendments
-        self.events += other.events
-        self.attachments += other.attachments
-        self.quarantined += other.quarantined
-        self.variants += other.variants
-        self.conversations |= other.conversations
-        self.new_conversations += other.new_conversations
-        self.new_participants += other.new_participants
-
-
-def record_fields(r: Record, attachments: Sequence[Attachment]) -> dict[str, Any]:
-    """Return the committed, encrypted fields of a record (the canonical message)."""
-    return {
-        "platform": r.platform,
-        "conversation_id": r.conversation_id,
-        "conversation_name": r.conversation_name,
-        "conversation_kind": r.conversation_kind.value,
-        "message_id": r.message_id,
-        "sender_id": r.sender_id,
-        "sender_name": r.sender_name,
-        "timestamp_ms": r.timestamp_ms,
-        "utc_offset_min": r.utc_offset_min,
-        "type": r.type.value,
-        "text": r.text,
-        "reply_to": r.reply_to,
-        "target_id": r.target_id,
-        "attachments": [a.to_json() for a in attachments],
-        "raw": r.raw,
-    }
 
 
 class BatchWriter:
@@ -101,12 +59,15 @@ class BatchWriter:
         self._titled: set[int] = set()  # conversations known to have their title stored
         self._keyer = Keyer(vault.blinder)
 
-    def write(self, items: Sequence[Keyed]) -> BatchCounts:
-        """Commit one batch of (item, dedupe key); return what it did."""
+    def write(self, items: Sequence[Keyed], preps: dict[int, Prep] | None = None) -> BatchCounts:
+        """Commit one batch of (item, dedupe key); return what it did.
+
+        ``preps`` holds, by ``id(record)``, what the producer process already computed.
+        """
         try:
             with self._vault.begin() as conn:
                 writer = self._vault.ledger_writer(conn)
-                counts = self._write(conn, writer, items)
+                counts = self._write(conn, writer, items, preps or {})
                 writer.commit_head(now_ms())
             return counts
         except BaseException:
@@ -116,7 +77,13 @@ class BatchWriter:
             self._vault.forget_ciphers()
             raise
 
-    def _write(self, conn: Connection, writer: LedgerWriter, items: Sequence[Keyed]) -> BatchCounts:
+    def _write(
+        self,
+        conn: Connection,
+        writer: LedgerWriter,
+        items: Sequence[Keyed],
+        preps: dict[int, Prep],
+    ) -> BatchCounts:
         counts = BatchCounts()
         rejected = [item for item, _ in items if isinstance(item, Rejected)]
         if rejected:
@@ -142,6 +109,7 @@ class BatchWriter:
         record_rows: list[dict[str, Any]] = []
         amend_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
+        part_tokens: dict[bytes, Any] = {}
         # Parent rows created in this batch, inserted before the rows that refer to them.
         self._new_participants = []
         self._new_names = []
@@ -167,7 +135,7 @@ class BatchWriter:
                 sender_id = self._participant(
                     conn, item.platform, item.sender_id, item.sender_name, item.timestamp_ms, counts
                 )
-                attachments = [self._attachment(conn, a, item, counts) for a in item.attachments]
+                prep = preps.get(id(item))
                 row: dict[str, Any] = {
                     "id": next_record,
                     "conversation_id": conv_id,
@@ -178,9 +146,15 @@ class BatchWriter:
                     "dedupe": key,
                     "source_id": self._source_id,
                 }
-                record_rows.append(
-                    seal_row("records", row, record_fields(item, attachments), cipher, writer)
-                )
+                if prep is None:
+                    attachments = [
+                        self._attachment(conn, a, item, counts) for a in item.attachments
+                    ]
+                    fields = record_fields(item, attachments)
+                    record_rows.append(seal_row("records", row, fields, cipher, writer))
+                else:
+                    record_rows.append(seal_prepared("records", row, prep[0], cipher, writer))
+                    part_tokens[key] = prep[1]
                 next_record += 1
                 counts.imported += 1
                 counts.conversations.add(conv_id)
@@ -243,9 +217,8 @@ class BatchWriter:
             (t.amendments, amend_rows),
             (t.events, event_rows),
         ):
-            if rows:
-                conn.execute(insert(table), rows)
-        search.index_records(self._vault, conn, record_rows, items)
+            insert_rows(conn, table, rows)
+        search.index_records(self._vault, conn, record_rows, items, part_tokens)
         return counts
 
     def _variant(
@@ -320,20 +293,25 @@ class BatchWriter:
         """Return the keys already stored, and the stored record rows among them."""
         found: set[bytes] = set()
         records: dict[bytes, Any] = {}
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for i in range(0, len(keys), _IN_CHUNK):
             chunk = keys[i : i + _IN_CHUNK]
-            for row in conn.execute(
-                select(t.records).where(t.records.c.dedupe.in_(chunk))
-            ).mappings():
-                records[bytes(row["dedupe"])] = row
-            for table in (t.amendments, t.events):
-                found.update(
-                    bytes(k)
-                    for (k,) in conn.execute(
-                        select(table.c.dedupe).where(table.c.dedupe.in_(chunk))
-                    )
-                )
-        found.update(records)
+            marks = ", ".join([mark] * len(chunk))
+            # One driver-level query for the three tables: on a fresh import it finds nothing.
+            hits = conn.exec_driver_sql(
+                " UNION ALL ".join(
+                    f"SELECT dedupe, {n} FROM {table} WHERE dedupe IN ({marks})"
+                    for n, table in enumerate(("records", "amendments", "events"))
+                ),
+                tuple(chunk) * 3,
+            ).all()
+            found.update(bytes(k) for k, _ in hits)
+            stored = [bytes(k) for k, n in hits if n == 0]
+            if stored:
+                for row in conn.execute(
+                    select(t.records).where(t.records.c.dedupe.in_(stored))
+                ).mappings():
+                    records[bytes(row["dedupe"])] = row
         return found, records
 
     def _conversation(
@@ -504,4 +482,4 @@ def latest_name(conn: Connection, directory: FieldCipher, participant_id: int) -
     return None if row is None else open_name(directory, row)
 
 
-__all__ = ["BatchCounts", "BatchWriter", "latest_name", "open_name"]
+__all__ = ["BatchCounts", "BatchWriter", "latest_name", "open_name", "record_fields"]

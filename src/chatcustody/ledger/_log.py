@@ -26,6 +26,7 @@ from sqlalchemy import Connection, insert, select, update
 from chatcustody.errors import ProofError
 from chatcustody.ledger._merkle import HASH_SIZE, Frontier
 from chatcustody.model import canonical_json
+from chatcustody.store import insert_rows
 from chatcustody.store import schema as t
 
 HEAD_FORMAT: Final[int] = 1
@@ -127,7 +128,7 @@ class LedgerWriter:
         """Write the queued leaves, the new state and a signed head; None if nothing queued."""
         if not self._pending:
             return None
-        self._conn.execute(insert(t.leaves), self._pending)
+        insert_rows(self._conn, t.leaves, self._pending)
         self._pending = []
         size = self._frontier.size
         self._conn.execute(

@@ -8,14 +8,17 @@ tests and benchmarks exercise (``normalise``, ``parse``, ``record_matches``).
 from __future__ import annotations
 
 from chatcustody.search._check import IndexReport, check_index
+from chatcustody.search._check_sample import DEFAULT_SAMPLE, Sampling
 from chatcustody.search._index import (
     IndexDoc,
     ReindexResult,
+    hasher_for,
     index_docs,
     index_records,
     open_fields,
     reindex,
     reindex_required,
+    remove_docs,
 )
 from chatcustody.search._match import Snippet, occurrences, record_matches, snippet
 from chatcustody.search._query import MODES, Query, Term, parse, parse_time
@@ -31,9 +34,10 @@ from chatcustody.search._search import (
     search,
 )
 from chatcustody.search._text import graphemes, normalise
-from chatcustody.search._tokens import DocTokens, TokenHasher, doc_tokens, term_tokens
+from chatcustody.search._tokens import DocTokens, TokenHasher, doc_tokens, part_tokens, term_tokens
 
 __all__ = [
+    "DEFAULT_SAMPLE",
     "MAX_LIMIT",
     "MODES",
     "TOTAL_CAP",
@@ -43,6 +47,7 @@ __all__ = [
     "IndexReport",
     "Query",
     "ReindexResult",
+    "Sampling",
     "Scope",
     "SearchResult",
     "Snippet",
@@ -51,6 +56,7 @@ __all__ = [
     "check_index",
     "doc_tokens",
     "graphemes",
+    "hasher_for",
     "index_docs",
     "index_records",
     "matching_ids",
@@ -59,9 +65,11 @@ __all__ = [
     "open_fields",
     "parse",
     "parse_time",
+    "part_tokens",
     "record_matches",
     "reindex",
     "reindex_required",
+    "remove_docs",
     "resolve_conversations",
     "resolve_participants",
     "run_search",

@@ -1,7 +1,8 @@
-"""Check the search index against the records (``verify``): full, not sampled.
+"""Check the search index against the records (``verify``): full, or sampled by default.
 
-Every record is decrypted and its tokens recomputed; the index must hold exactly those
-tokens for it, at the same positions, and nothing for records that do not exist:
+Full (``verify --full``): every record is decrypted and its tokens recomputed; the index
+must hold exactly those tokens for it, at the same positions, and nothing for records that
+do not exist:
 
 - SQLite: the FTS5 tables are read back through ``fts5vocab`` ('instance': term, record,
   position) and folded into a per-record checksum (a sum of salted hashes of (token,
@@ -13,6 +14,8 @@ Also checked: ``search_oversize`` lists exactly the records too long for the ind
 ``search_blocks`` holds each id block's true time range (a wrong range would misorder
 results). A missing or altered index entry loses search hits; an extra one only costs a
 re-check — both are reported.
+
+Default: ``_check_sample`` — every record's presence, and a random sample re-tokenised.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from typing import Final, Protocol
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
 
-from chatcustody.errors import ChatCustodyError
+from chatcustody.errors import ChatCustodyError, ShreddedError
+from chatcustody.search._check_sample import Sampling, check_sampled, parse_tsvector
 from chatcustody.search._index import (
     BLOCK_BITS,
     doc_from_fields,
@@ -81,6 +85,9 @@ def _records(
         rid = int(row["id"])
         try:
             doc = doc_from_fields(row, open_fields(vault, conn, row))
+        except ShreddedError:  # crypto-shredded: unreadable by design, its entries removed
+            yield rid, None
+            continue
         except ChatCustodyError as exc:
             report.warnings.append(f"search index: record {rid} not checked ({exc})")
             yield rid, None
@@ -135,17 +142,6 @@ def _check_sqlite(vault: Vault, conn: Connection, report: Report) -> tuple[int, 
     return checked, oversize
 
 
-def _parse_tsvector(value: str) -> dict[str, tuple[int, ...]]:
-    out: dict[str, tuple[int, ...]] = {}
-    for part in value.split(" "):
-        lexeme, _, positions = part.partition("':")
-        lexeme = lexeme.strip("'")
-        out[lexeme] = (
-            tuple(int(p.rstrip("ABCD")) for p in positions.split(",")) if positions else ()
-        )
-    return out
-
-
 def _check_pg(vault: Vault, conn: Connection, report: Report) -> tuple[int, set[int]]:
     oversize: set[int] = set()
     checked = 0
@@ -156,7 +152,7 @@ def _check_pg(vault: Vault, conn: Connection, report: Report) -> tuple[int, set[
             return
         lo, hi = min(pending), max(pending)
         stored = {
-            int(i): _parse_tsvector(str(v))
+            int(i): parse_tsvector(str(v))
             for i, v in conn.execute(
                 text("SELECT id, tsv::text FROM search_fts WHERE id BETWEEN :lo AND :hi"),
                 {"lo": lo, "hi": hi},
@@ -182,7 +178,7 @@ def _check_pg(vault: Vault, conn: Connection, report: Report) -> tuple[int, set[
             oversize.add(rid)
             pending[rid] = None
         else:
-            pending[rid] = _parse_tsvector(tsvector_literal(toks)) if toks.bag else None
+            pending[rid] = parse_tsvector(tsvector_literal(toks)) if toks.bag else None
         if len(pending) >= _FETCH:
             flush()
     flush()
@@ -213,19 +209,36 @@ def _check_blocks(conn: Connection, report: Report) -> None:
             )
 
 
-def check_index(vault: Vault, conn: Connection, report: Report) -> None:
-    """Check the whole search index against the records; add failures to ``report``."""
+def check_index(
+    vault: Vault,
+    conn: Connection,
+    report: Report,
+    sample: int | None = None,
+    seed: int | None = None,
+) -> Sampling | None:
+    """Check the search index against the records; add failures to ``report``.
+
+    ``sample=None`` re-tokenises every record (``verify --full``); otherwise every record's
+    presence is checked and ``sample`` random records are re-tokenised (``_check_sample``),
+    and what was sampled is returned.
+    """
     if reindex_required(conn):
         report.warnings.append(
             "search index: records stored before it existed are not indexed yet "
             "(run 'chatcustody reindex')"
         )
-        return
-    check = _check_sqlite if conn.dialect.name == "sqlite" else _check_pg
-    checked, oversize = check(vault, conn, report)
-    stored: set[int] = {int(i) for (i,) in conn.execute(select(t.search_oversize.c.id))}
-    for rid in sorted(oversize ^ stored):
-        state = "is missing from" if rid in oversize else "is wrongly in"
-        report.fail(f"search index: record {rid} {state} search_oversize")
+        return None
+    sampling = None
+    if sample is not None:
+        sampling, _ = check_sampled(vault, conn, report, sample, seed)
+        checked = sampling.records
+    else:
+        check = _check_sqlite if conn.dialect.name == "sqlite" else _check_pg
+        checked, oversize = check(vault, conn, report)
+        stored: set[int] = {int(i) for (i,) in conn.execute(select(t.search_oversize.c.id))}
+        for rid in sorted(oversize ^ stored):
+            state = "is missing from" if rid in oversize else "is wrongly in"
+            report.fail(f"search index: record {rid} {state} search_oversize")
     _check_blocks(conn, report)
     report.checked["search_index"] = checked
+    return sampling

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
@@ -35,7 +35,7 @@ from chatcustody.crypto import new_key
 from chatcustody.errors import IntegrityError
 from chatcustody.model import Record
 from chatcustody.rows import row_aad
-from chatcustody.search._tokens import DocTokens, TokenHasher, doc_tokens
+from chatcustody.search._tokens import DocTokens, TokenHasher, add_markers, doc_tokens
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault, key_purpose
 
@@ -58,6 +58,8 @@ class IndexDoc:
     type: str
     parts: tuple[str, ...]  # the text, then each attachment name
     has_attachments: bool
+    # ``part_tokens(parts)`` when already computed (ingest's producer); markers still added
+    part_tokens: DocTokens | None = field(default=None, compare=False, repr=False)
 
 
 @lru_cache(maxsize=4)
@@ -97,6 +99,17 @@ def doc_from_fields(row: Any, fields: dict[str, Any]) -> IndexDoc:
 
 def tokens_of(vault: Vault, doc: IndexDoc) -> DocTokens:
     """Return the keyed tokens of an index document under the vault's search key."""
+    if doc.part_tokens is not None:
+        out = doc.part_tokens
+        add_markers(
+            hasher_for(vault),
+            out,
+            doc.has_attachments,
+            doc.conversation_id,
+            doc.sender_id,
+            doc.type,
+        )
+        return out
     return doc_tokens(
         hasher_for(vault),
         doc.parts,
@@ -122,8 +135,8 @@ def index_docs(vault: Vault, conn: Connection, docs: Sequence[IndexDoc]) -> None
     if not docs:
         return
     sqlite = conn.dialect.name == "sqlite"
-    main: list[dict[str, Any]] = []
-    bag: list[dict[str, Any]] = []
+    main: list[tuple[int, str]] = []
+    bag: list[tuple[int, str]] = []
     oversize: list[dict[str, Any]] = []
     for d in docs:
         toks = tokens_of(vault, d)
@@ -132,14 +145,15 @@ def index_docs(vault: Vault, conn: Connection, docs: Sequence[IndexDoc]) -> None
         elif not toks.bag:
             continue
         elif sqlite:
-            main.append({"id": d.id, "t": " ".join(toks.positional)})
-            bag.append({"id": d.id, "t": " ".join(sorted(toks.bag))})
+            main.append((d.id, " ".join(toks.positional)))
+            bag.append((d.id, " ".join(sorted(toks.bag))))
         else:
-            main.append({"id": d.id, "t": tsvector_literal(toks)})
+            main.append((d.id, tsvector_literal(toks)))
+    # Driver-level executemany: SQLAlchemy's per-row parameter handling cost more than FTS5.
     if sqlite:
         if main:
-            conn.execute(text("INSERT INTO search_fts (rowid, tokens) VALUES (:id, :t)"), main)
-            conn.execute(text("INSERT INTO search_fts_bag (rowid, tokens) VALUES (:id, :t)"), bag)
+            conn.exec_driver_sql("INSERT INTO search_fts (rowid, tokens) VALUES (?, ?)", main)
+            conn.exec_driver_sql("INSERT INTO search_fts_bag (rowid, tokens) VALUES (?, ?)", bag)
             for table in ("search_fts", "search_fts_bag") if _MERGE_PAGES else ():
                 # Merge segments a little after every batch (also across levels): each
                 # segment repeats the terms it holds, so fewer segments, a smaller index.
@@ -148,12 +162,47 @@ def index_docs(vault: Vault, conn: Connection, docs: Sequence[IndexDoc]) -> None
                     {"pages": -_MERGE_PAGES},
                 )
     elif main:
-        conn.execute(
-            text("INSERT INTO search_fts (id, tsv) VALUES (:id, CAST(:t AS tsvector))"), main
+        conn.exec_driver_sql(
+            "INSERT INTO search_fts (id, tsv) VALUES (%s, CAST(%s AS tsvector))", main
         )
     if oversize:
         conn.execute(insert(t.search_oversize), oversize)
     _extend_blocks(conn, ((d.id, d.ts_ms) for d in docs))
+
+
+def remove_docs(vault: Vault, conn: Connection, docs: Sequence[IndexDoc]) -> int:
+    """Remove records' entries from the index inside the caller's transaction (shredding).
+
+    The SQLite tables are contentless, so each record's exact tokens (recomputed from its
+    decrypted text) are handed to FTS5's 'delete' command; PostgreSQL deletes by id.
+    ``search_blocks`` keeps its ranges: they describe the records table, which keeps its rows.
+    Return how many records had entries.
+    """
+    removed = 0
+    sqlite = conn.dialect.name == "sqlite"
+    ids = [d.id for d in docs]
+    for d in docs:
+        toks = tokens_of(vault, d)
+        if toks.oversize or not toks.bag:
+            continue
+        removed += 1
+        if sqlite:
+            for table, value in (
+                ("search_fts", " ".join(toks.positional)),
+                ("search_fts_bag", " ".join(sorted(toks.bag))),
+            ):
+                conn.execute(
+                    text(
+                        f"INSERT INTO {table} ({table}, rowid, tokens) VALUES ('delete', :id, :t)"
+                    ),
+                    {"id": d.id, "t": value},
+                )
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        if not sqlite:
+            conn.execute(text("DELETE FROM search_fts WHERE id = ANY(:ids)"), {"ids": part})
+        conn.execute(delete(t.search_oversize).where(t.search_oversize.c.id.in_(part)))
+    return removed
 
 
 def _extend_blocks(conn: Connection, id_ts: Iterable[tuple[int, int]]) -> None:
@@ -175,13 +224,19 @@ def _extend_blocks(conn: Connection, id_ts: Iterable[tuple[int, int]]) -> None:
 
 
 def index_records(
-    vault: Vault, conn: Connection, record_rows: Sequence[dict[str, Any]], items: Sequence[Any]
+    vault: Vault,
+    conn: Connection,
+    record_rows: Sequence[dict[str, Any]],
+    items: Sequence[Any],
+    part_tokens: dict[bytes, DocTokens] | None = None,
 ) -> None:
     """Index the records an ingest batch has just inserted (same transaction).
 
     ``record_rows`` are the inserted rows; ``items`` the batch's (item, dedupe key) pairs,
-    where the first item with a row's dedupe key is the one that row holds.
+    where the first item with a row's dedupe key is the one that row holds;
+    ``part_tokens`` the already computed ``part_tokens`` of records, by dedupe key.
     """
+    pre = part_tokens or {}
     if not record_rows:
         return
     by_key: dict[bytes, Record] = {}
@@ -201,6 +256,7 @@ def index_records(
                 str(row["type"]),
                 (r.text, *names),
                 bool(names),
+                pre.get(row["dedupe"]),
             )
         )
     index_docs(vault, conn, docs)
@@ -219,8 +275,11 @@ def clear(conn: Connection) -> None:
 
 def iter_docs(vault: Vault, conn: Connection) -> Iterable[IndexDoc]:
     """Yield every record's index document, in id order (decrypting each record)."""
+    shredded = select(t.shredded_conversations.c.conversation_id)
     result = conn.execute(
-        select(t.records).order_by(t.records.c.id),
+        select(t.records)
+        .where(t.records.c.conversation_id.not_in(shredded))  # unreadable: never indexed
+        .order_by(t.records.c.id),
         execution_options={"yield_per": _REBUILD_BATCH},
     )
     for row in result.mappings():
@@ -325,5 +384,6 @@ __all__ = [
     "open_fields",
     "rebuild",
     "reindex",
+    "remove_docs",
     "reindex_required",
 ]

@@ -188,12 +188,35 @@ def doc_tokens(
     message_type: str = "text",
 ) -> DocTokens:
     """Return the tokens of a record: its text and attachment names, and markers."""
+    out = part_tokens(hasher, parts)
+    add_markers(hasher, out, has_attachments, conversation_id, sender_id, message_type)
+    return out
+
+
+def part_tokens(hasher: TokenHasher, parts: Sequence[str]) -> DocTokens:
+    """Return the tokens of a record's text and attachment names, without markers.
+
+    Markers need the stored conversation and sender ids (``add_markers``); this part does
+    not, so ingest's producer process computes it ahead of the writer.
+    """
     out = DocTokens()
     for part in parts:
         if part:
             if out.positional and out.positional[-1] != RUN_SEPARATOR:
                 out.positional.append(RUN_SEPARATOR)  # no phrase spans two parts
             hasher.text_tokens(normalise(part), out.positional, out.bag)
+    return out
+
+
+def add_markers(
+    hasher: TokenHasher,
+    out: DocTokens,
+    has_attachments: bool,
+    conversation_id: int | None,
+    sender_id: int | None,
+    message_type: str,
+) -> None:
+    """Append a record's marker tokens to its ``part_tokens``."""
     markers = [hasher.marker(ATTACHMENT_MARKER)] if has_attachments else []
     if conversation_id is not None:
         markers.append(conversation_marker(hasher, conversation_id))
@@ -204,7 +227,6 @@ def doc_tokens(
         markers.append(typed)
     out.positional.extend(markers)
     out.bag.update(markers)
-    return out
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from chatcustody.store._blobs import BLOB_DIR, BlobDir
 from chatcustody.store._db import (
     SQLITE_FILE,
     engine_url,
+    insert_rows,
     make_engine,
     migrate,
     schema_is_current,
@@ -17,6 +18,7 @@ __all__ = [
     "SQLITE_FILE",
     "BlobDir",
     "engine_url",
+    "insert_rows",
     "make_engine",
     "migrate",
     "schema",

@@ -1,0 +1,188 @@
+"""The producer process: same vault content as a single-process import, and it stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatcustody import search
+from chatcustody.ingest import _produce, _run, import_file
+from chatcustody.ingest._produce import Keyed, prepare, produce, record_fields
+from chatcustody.ledger import commitments, leaf_data, leaf_from_inner
+from chatcustody.model import Attachment, ConversationKind, MessageType, Record
+from chatcustody.vault import Vault
+from chatcustody.verify import verify_vault
+from tests.conftest import conversation, stored_records
+
+
+def _record(**overrides: Any) -> Record:
+    base: dict[str, Any] = {
+        "platform": "wecom",
+        "conversation_id": "c1",
+        "conversation_name": "护卫队值班群",
+        "conversation_kind": ConversationKind.GROUP,
+        "message_id": "m1",
+        "sender_id": "u1",
+        "sender_name": "赵队长",
+        "timestamp_ms": 1_773_970_200_000,
+        "utc_offset_min": 480,
+        "type": MessageType.TEXT,
+        "text": "早班交接：B区监控正常 ✅",
+        "raw": "{}",
+    }
+    base.update(overrides)
+    return Record(**base)
+
+
+def test_multi_batch_import_uses_the_producer_and_matches_the_messages(
+    vault: Vault, jsonl: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A multi-batch import goes through the producer and stores exactly the messages."""
+    calls: list[int] = []
+    real = _run.produce
+
+    def counting(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(_run, "produce", counting)
+    messages = conversation(180)  # batch_size is 50 in tests: four batches
+    messages[7]["attachments"] = [{"name": "现场照片.jpg", "mime": "image/jpeg", "included": False}]
+    result = import_file(vault, jsonl(messages))
+    assert result.error is None and result.counts.imported == 180 and calls == [1]
+    stored = stored_records(vault)
+    assert [r["text"] for r in stored] == [m["text"] for m in messages]
+    report = verify_vault(vault, full_index=True)
+    assert report.ok, report.failures
+    hits = search.search(vault, "第7条消息", limit=5, audit=False).hits
+    assert [h.id for h in hits] == [8]
+    assert search.search(vault, "现场照片", limit=5, audit=False).hits[0].id == 8
+    again = import_file(vault, jsonl(messages))
+    assert again.already_imported
+
+
+def test_producer_and_single_process_store_the_same_fields(
+    make_vault: Any, jsonl: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With and without the producer, a re-import of the same messages is all duplicates."""
+    vault = make_vault()
+    path = jsonl(conversation(120))
+    monkeypatch.setattr(_run, "can_fork", lambda: False)
+    first = import_file(vault, path)
+    assert first.counts.imported == 120
+    monkeypatch.undo()
+    copy = jsonl(conversation(120), "copy.jsonl")
+    with copy.open("a", encoding="utf-8") as f:
+        f.write("\n")  # different bytes, same messages: a new source, every record a duplicate
+    second = import_file(vault, copy)
+    assert (second.counts.imported, second.counts.duplicates, second.counts.variants) == (0, 120, 0)
+
+
+def test_prepared_parts_are_what_the_writer_would_compute() -> None:
+    """prepare() gives the same leaf commitments as the fields the writer builds."""
+    r = _record(attachments=(Attachment("a.jpg", "image/jpeg", "media/a.jpg", included=False),))
+    hasher = search.TokenHasher(b"k" * 32)
+    prep = prepare(r, hasher)
+    assert prep is not None
+    (seed, inner, payload), toks = prep
+    fields = record_fields(r, [Attachment("a.jpg", "image/jpeg", "media/a.jpg", included=False)])
+    assert leaf_from_inner("record", 9, inner) == leaf_data("record", 9, commitments(seed, fields))
+    assert json.loads(payload) == {"fields": fields, "seed": seed.hex()}
+    assert toks.positional == search.part_tokens(hasher, (r.text, "a.jpg")).positional
+
+
+def test_records_with_included_attachments_are_left_to_the_writer() -> None:
+    """A record whose attachment bytes must be acquired first is not prepared ahead."""
+    r = _record(attachments=(Attachment("a.jpg", "image/jpeg", "media/a.jpg"),))
+    assert prepare(r, search.TokenHasher(b"k" * 32)) is None
+
+
+def test_closing_the_consumer_stops_the_producer(tmp_path: Path) -> None:
+    """When the writer stops early (an error), the child process is killed, not left behind."""
+    pid_file = tmp_path / "pid"
+
+    def endless() -> Iterator[list[Keyed]]:
+        pid_file.write_text(str(os.getpid()))
+        while True:
+            yield [(_record(), b"k" * 16)]
+
+    batches = produce(endless, search.TokenHasher(b"k" * 32))
+    batch, preps = next(batches)
+    assert len(batch) == 1 and len(preps) == 1
+    batches.close()
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("producer process still running")
+
+
+def test_an_error_in_the_producer_reaches_the_importer() -> None:
+    """An exception while parsing in the child is raised in the parent, not swallowed."""
+
+    def failing() -> Iterator[list[Keyed]]:
+        yield [(_record(), b"k" * 16)]
+        raise ValueError("parser broke on line 2")
+
+    batches = produce(failing, search.TokenHasher(b"k" * 32))
+    next(batches)
+    with pytest.raises(ValueError, match="line 2"):
+        next(batches)
+    assert _produce.can_fork()
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, time
+from chatcustody import search
+from chatcustody.ingest._produce import produce
+from tests.ingest.test_produce import _record
+
+def endless():
+    while True:
+        yield [(_record(text="x" * 2000), os.urandom(16)) for _ in range(500)]
+
+batches = produce(endless, search.TokenHasher(b"k" * 32))
+next(batches)
+import multiprocessing
+print(multiprocessing.active_children()[0].pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_importer_leaves_no_producer_behind(tmp_path: Path) -> None:
+    """kill -9 of the importing process ends its producer too, and releases its stdout."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    time.sleep(0.5)  # the child fills the pipe and blocks writing
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)  # hangs if the child kept the inherited stdout open
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail("producer process outlived the killed importer")
