@@ -16,7 +16,7 @@ from chatcustody.errors import (
     AccessDeniedError,
     AuthenticationError,
     ConflictError,
-    NotAvailableError,
+    UsageError,
 )
 from chatcustody.identity import list_users
 from chatcustody.vault import Vault
@@ -60,7 +60,7 @@ def test_role_elevation_needs_a_second_admin(vault: Vault) -> None:
 
 
 def test_expired_withdrawn_and_unavailable_actions(vault: Vault) -> None:
-    """An action confirmed too late expires; a withdrawn one cannot run; unbuilt ones refuse."""
+    """An action confirmed too late expires; a withdrawn one cannot run; bad parameters refuse."""
     make_user(vault, "admin1", None, [Tier.ADMIN])
     a2 = make_user(vault, "admin2", None, [Tier.ADMIN])
     make_user(vault, "target", Role.AGENT)
@@ -72,7 +72,7 @@ def test_expired_withdrawn_and_unavailable_actions(vault: Vault) -> None:
     assert reject_action(vault, actor(vault, "admin1"), second.id).status == "withdrawn"
     with pytest.raises(ConflictError):
         confirm_action(vault, actor(vault, "admin2"), second.id, otp(a2, NOW), at_ms=NOW)
-    with pytest.raises(NotAvailableError):
+    with pytest.raises(UsageError, match="conversation"):  # parameters checked up front
         request_action(vault, actor(vault, "admin1"), Action.CRYPTO_SHRED, {})
     with pytest.raises(AccessDeniedError):
         request_action(vault, actor(vault, "target"), Action.KEYS_ROTATE, {})

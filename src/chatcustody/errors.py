@@ -17,6 +17,7 @@ maps them in exactly one place::
     ├── RateLimitedError             exit 9   HTTP 429   too many requests from one client
     ├── ConflictError                exit 2   HTTP 409   the name is taken, the action was decided
     ├── NotAvailableError            exit 1   HTTP 501   a feature this build does not have yet
+    ├── ShreddedError                exit 11  HTTP 410   the conversation was crypto-shredded
     └── IntegrityError               exit 10  HTTP 500   tampering or corruption: never swallowed
         └── ProofError               exit 10  HTTP 422   a Merkle proof or signature does not verify
 """
@@ -146,6 +147,13 @@ class NotAvailableError(ChatCustodyError):
 
     exit_code = 1
     http_status = 501
+
+
+class ShreddedError(ChatCustodyError):
+    """The conversation's data key was destroyed (crypto-shredded): its content is gone."""
+
+    exit_code = 11
+    http_status = 410
 
 
 class IntegrityError(ChatCustodyError):

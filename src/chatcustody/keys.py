@@ -47,6 +47,13 @@ def _rewrap(vault: Vault, conn: Connection, table: Any, key_col: str, purpose: s
     count = 0
     for row in conn.execute(select(table)).mappings().all():
         owner = row[key_col]
+        if not row[_sealed_col(table)]:  # crypto-shredded: no key left, only the version moves
+            conn.execute(
+                update(table)
+                .where(table.c[key_col] == owner)
+                .values(mk_version=vault.keyring.current)
+            )
+            continue
         aad = key_purpose(purpose, owner)
         dek = vault.keyring.unwrap(int(row["mk_version"]), bytes(row[_sealed_col(table)]), aad)
         version, sealed = vault.keyring.wrap(dek, aad)
@@ -66,6 +73,8 @@ def _sealed_col(table: Any) -> str:
 def _reencrypt_conversations(vault: Vault, conn: Connection) -> int:
     records = 0
     for conv in conn.execute(select(t.conversations)).mappings().all():
+        if not conv["dek_sealed"]:  # crypto-shredded: nothing can be re-encrypted
+            continue
         old = vault.conversation_cipher(conn, int(conv["id"]))
         dek = new_key()
         new = FieldCipher(dek)

@@ -5,7 +5,8 @@ form (NFKC, case-folded), so ``tag:紧急`` and ``tag:紧急`` in full width fin
 records. Tags are only ever added: a mark is evidence of who marked what, and when.
 Marking a record ``archived`` is the archive action (the role table's 归档 column).
 
-Search calls ``tagged_record_ids(vault, name)`` for ``tag:NAME`` and applies its own scope.
+Search calls ``tagged_ids(vault, conn, names)`` for ``tag:NAME`` (repeated ``tag:`` filters
+must all hold) and applies it, with its scope, in the SQL that selects candidates.
 """
 
 from __future__ import annotations
@@ -103,6 +104,20 @@ def tagged_record_ids(vault: Vault, name: str) -> set[int]:
                 select(t.tags.c.record_id).where(t.tags.c.name_key == key)
             ).scalars()
         }
+
+
+def tagged_ids(vault: Vault, conn: Connection, names: Iterable[str]) -> set[int]:
+    """Return the ids of records marked with *every* tag in ``names`` (search's ``tag:``)."""
+    out: set[int] | None = None
+    for name in names:
+        key = blind_name(vault, "tag", name.strip())
+        ids = set(
+            conn.execute(select(t.tags.c.record_id).where(t.tags.c.name_key == key)).scalars()
+        )
+        out = ids if out is None else out & ids
+        if not out:
+            return set()
+    return out or set()
 
 
 def tags_of(vault: Vault, conn: Connection, record_ids: Iterable[int]) -> dict[int, list[str]]:

@@ -38,6 +38,7 @@ from chatcustody.crypto import (
 )
 from chatcustody.errors import (
     IntegrityError,
+    ShreddedError,
     UsageError,
     VaultExistsError,
     VaultNotFoundError,
@@ -295,6 +296,11 @@ class Vault:
             ).one_or_none()
             if row is None:
                 raise IntegrityError(f"conversation {conversation_id} is missing")
+            if not row.dek_sealed:  # emptied by shred.py: the data key no longer exists
+                raise ShreddedError(
+                    f"conversation {conversation_id} was crypto-shredded: its data key was "
+                    "destroyed and its records can never be decrypted again"
+                )
             dek = self.keyring.unwrap(
                 int(row.mk_version),
                 bytes(row.dek_sealed),

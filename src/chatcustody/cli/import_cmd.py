@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from chatcustody.access import Action, Resource, enforce, local_actor
 from chatcustody.cli._common import console, err_console, open_vault, print_json, progress_bar
 from chatcustody.errors import BadInputError, UsageError
 from chatcustody.ingest import ImportSummary, import_paths
@@ -63,6 +64,7 @@ def import_(
     if mapping is not None:
         options["mapping"] = str(mapping)
     with open_vault(ctx) as vault, progress_bar(not as_json) as progress:
+        enforce(vault, local_actor(vault), Action.IMPORT, Resource("import"))
         summary = import_paths(
             vault, paths, format_name, tz, progress=progress, options=options, skip_bad=skip_bad
         )

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from chatcustody import keys
+from chatcustody.access import Action, Resource, enforce, local_actor
 from chatcustody.cli._common import console, err_console, open_vault, print_json
 from chatcustody.model import iso
 
@@ -24,7 +25,9 @@ def rotate(
 ) -> None:
     """Create a new master key version and rewrap every data key under it."""
     with open_vault(ctx) as vault:
-        result = keys.rotate(vault, reencrypt)
+        actor = local_actor(vault)
+        enforce(vault, actor, Action.KEYS_ROTATE, Resource("keys"), reencrypt=reencrypt)
+        result = keys.rotate(vault, reencrypt, actor.name)
     if as_json:
         print_json(result.to_json())
     else:
@@ -41,6 +44,7 @@ def status(
 ) -> None:
     """Show each master key version's age and use; warn past the rotation period."""
     with open_vault(ctx) as vault:
+        enforce(vault, local_actor(vault), Action.KEYS_ROTATE, Resource("keys"), status=True)
         rows, warnings = keys.status(vault)
     if as_json:
         print_json({"keys": [k.to_json() for k in rows], "warnings": warnings})

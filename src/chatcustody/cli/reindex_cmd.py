@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from chatcustody.access import Action, Resource, enforce, local_actor
 from chatcustody.cli._common import console, open_vault, print_json, progress_bar
 from chatcustody.search import reindex
 
@@ -20,7 +21,9 @@ def reindex_(
 ) -> None:
     """Rebuild the whole search index from the records, in one transaction."""
     with open_vault(ctx) as vault, progress_bar(not as_json) as progress:
-        result = reindex(vault, fresh_key=new_key, progress=progress)
+        actor = local_actor(vault)
+        enforce(vault, actor, Action.JOBS, Resource("search_index"), new_key=new_key)
+        result = reindex(vault, fresh_key=new_key, actor=actor.name, progress=progress)
     if as_json:
         print_json(result.to_json())
     else:

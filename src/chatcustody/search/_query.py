@@ -6,11 +6,12 @@ Grammar (documented with examples in docs/search.md)::
     item     := filter | "-" term | term ("OR" term)*
     term     := WORD | "quoted phrase"          (also “…” and 「…」)
     filter   := from:USER | in:CONVERSATION | type:T[,T…] | after:TIME | before:TIME
-              | has:attachment
+              | has:attachment | tag:NAME
 
 Items are ANDed; ``OR`` (or ``|``) binds the terms on each side into alternatives; a
 leading ``-`` excludes. Repeated ``from:`` / ``in:`` / ``type:`` filters are alternatives
-(a message has one sender). Times are dates or date-times to the minute (seconds allowed),
+(a message has one sender); repeated ``tag:`` filters must all hold (a message may carry
+several tags). Times are dates or date-times to the minute (seconds allowed),
 in the vault's zone unless they carry ``Z`` or an offset; ``after`` is inclusive,
 ``before`` exclusive, and a bare date means its midnight.
 """
@@ -27,7 +28,9 @@ from chatcustody.errors import UsageError
 from chatcustody.model import MessageType, to_epoch_ms
 from chatcustody.search._text import WORD_CHAR, normalise
 
-FILTER_KEYS: Final[frozenset[str]] = frozenset({"from", "in", "type", "after", "before", "has"})
+FILTER_KEYS: Final[frozenset[str]] = frozenset(
+    {"from", "in", "type", "after", "before", "has", "tag"}
+)
 _QUOTES: Final[dict[str, str]] = {'"': '"', "“": "”", "「": "」", "『": "』"}
 MODES: Final[tuple[str, ...]] = ("exact", "word")
 
@@ -62,6 +65,7 @@ class Query:
     after_ms: int | None = None
     before_ms: int | None = None
     has_attachment: bool = False
+    tags: list[str] = field(default_factory=list)
 
     @property
     def terms(self) -> list[Term]:
@@ -79,6 +83,7 @@ class Query:
             "after_ms": self.after_ms,
             "before_ms": self.before_ms,
             "has_attachment": self.has_attachment,
+            "tag": self.tags,
         }
 
 
@@ -223,6 +228,12 @@ def _apply_filter(q: Query, key: str, value: str, zone: ZoneInfo) -> None:
     elif key == "before":
         ms = parse_time(value, zone, "before")
         q.before_ms = ms if q.before_ms is None else min(q.before_ms, ms)
+    elif key == "tag":
+        name = value.strip()
+        if len(name) > 64 or any(c.isspace() or c in ':"' for c in name):
+            raise UsageError(f"tag:{value}: a tag has 1 to 64 characters, without spaces or colons")
+        if name not in q.tags:
+            q.tags.append(name)
     elif key == "has":
         if value.lower() not in ("attachment", "attachments", "附件"):
             raise UsageError(f"has:{value}: only has:attachment is supported")

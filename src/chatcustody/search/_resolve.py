@@ -42,6 +42,8 @@ def conversation_titles(vault: Vault, conn: Connection) -> dict[int, str]:
     """Return every conversation's title (decrypted with its own data key)."""
     titles: dict[int, str] = {}
     for row in conn.execute(select(t.conversations)).mappings():
+        if not row["dek_sealed"]:  # crypto-shredded: no title to match
+            continue
         cipher = vault.conversation_cipher(conn, int(row["id"]))
         what = f"conversation {row['id']} title"
         titles[int(row["id"])] = cipher.open(

@@ -21,6 +21,7 @@ PostgreSQL lets the planner sort the GIN matches by (ts_ms, id). Records in
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Final
@@ -49,6 +50,9 @@ class Filters:
     before_ms: int | None = None
     cursor: Key | None = None  # (ts_ms, id) of the last record already shown
     newest_first: bool = True
+    record_ids: set[int] | None = None  # a retrieval request's explicit records
+    shredded: set[int] | None = None  # crypto-shredded conversations: never candidates
+    dialect: str = "sqlite"  # how ``record_ids`` is passed: one JSON or array parameter
 
     @property
     def empty(self) -> bool:
@@ -57,6 +61,7 @@ class Filters:
             (self.conversation_ids is not None and not self.conversation_ids)
             or (self.sender_ids is not None and not self.sender_ids)
             or (self.types is not None and not self.types)
+            or (self.record_ids is not None and not self.record_ids)
             or (
                 self.after_ms is not None
                 and self.before_ms is not None
@@ -67,8 +72,9 @@ class Filters:
     def restricts(self, with_cursor: bool = True) -> bool:
         """Return True when some filter needs the records table joined."""
         values: list[object] = [self.conversation_ids, self.sender_ids, self.types]
+        values.append(self.record_ids)
         values += [self.after_ms, self.before_ms, self.cursor if with_cursor else None]
-        return any(x is not None for x in values)
+        return any(x is not None for x in values) or bool(self.shredded)
 
     def sql(self, with_cursor: bool = True) -> tuple[str, dict[str, Any], list[str]]:
         """Return (conditions on alias r, parameters, names of expanding parameters)."""
@@ -84,6 +90,18 @@ class Filters:
                 conds.append(f"r.{column} IN :{name}")
                 params[name] = sorted(values)
                 expanding.append(name)
+        if self.record_ids is not None:
+            # One parameter however many ids (a keyword scope may hold thousands).
+            if self.dialect == "sqlite":
+                conds.append("r.id IN (SELECT value FROM json_each(:rids))")
+                params["rids"] = json.dumps(sorted(self.record_ids))
+            else:
+                conds.append("r.id = ANY(CAST(:rids AS BIGINT[]))")
+                params["rids"] = sorted(self.record_ids)
+        if self.shredded:
+            conds.append("r.conversation_id NOT IN :shredded")
+            params["shredded"] = sorted(self.shredded)
+            expanding.append("shredded")
         if self.after_ms is not None:
             conds.append("r.ts_ms >= :after_ms")
             params["after_ms"] = self.after_ms
