@@ -96,3 +96,24 @@ def test_timeline_cli_is_readable(delivery: Vault) -> None:
     assert "⚠ complaint: answered 16:41 by 客服A（王敏）, after 2 h 05 min" in out
     data = json.loads(runner.invoke(app, [*args, "--json"], env=env, catch_exceptions=False).stdout)
     assert [d["delay_minutes"] for d in data["delays"]] == [126, 121]
+
+
+def test_confined_timelines_stay_in_scope(vault: Vault, tmp_path: Path) -> None:
+    """An agent's timeline shows only this week's records of their groups; legal's all six."""
+    from chatcustody.reading import timeline_records
+    from tests.people import actor, build_world
+
+    world = build_world(vault, tmp_path)
+    wide = ("2026-01-01", "2026-04-01")
+    agent = timeline_records(vault, actor(vault, "agent"), *wide, events=True)
+    assert {e["id"] for e in agent["entries"]} == {world.records[("inside", "week")]}
+    lead = timeline_records(vault, actor(vault, "team_lead"), *wide)
+    assert {e["id"] for e in lead["entries"]} == {
+        world.records[("inside", "week")],
+        world.records[("inside", "month")],
+    }
+    legal = timeline_records(vault, actor(vault, "legal"), *wide)
+    assert {e["id"] for e in legal["entries"]} == set(world.records.values())
+    runs = [e for e in read_audit(vault, "timeline.run")]
+    assert [e.details["entries"] for e in runs] == [1, 2, 6]
+    assert runs[0].details["decision"]["scope"]["grant"] == "role:agent"

@@ -41,7 +41,13 @@ from chatcustody.errors import (
     NotFoundError,
     UsageError,
 )
-from chatcustody.identity import delete_user, set_roles, user_exists, verify_otp
+from chatcustody.identity import (
+    delete_user,
+    set_roles,
+    set_supervisor,
+    user_exists,
+    verify_otp,
+)
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault, next_id
 
@@ -69,12 +75,33 @@ def _delete(vault: Vault, actor: Actor, params: Mapping[str, Any]) -> dict[str, 
     return {"user": params["user"], "status": "deleted"}
 
 
-#: What each action does once confirmed. Legal-hold release, crypto-shredding and evidence
-#: release arrive with their features (holds, shredding, evidence packages).
+def _release_hold(vault: Vault, actor: Actor, params: Mapping[str, Any]) -> dict[str, Any]:
+    from chatcustody.holds import release_hold
+
+    return release_hold(vault, actor, params)
+
+
+def _shred(vault: Vault, actor: Actor, params: Mapping[str, Any]) -> dict[str, Any]:
+    from chatcustody.shred import shred_conversation
+
+    return shred_conversation(vault, params, actor.name).to_json()
+
+
+def _supervise(vault: Vault, actor: Actor, params: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(set_supervisor(vault, actor, params["user"], params.get("supervisor")))
+
+
+#: What each action does once confirmed. Evidence release is not here: it is the release
+#: step of a retrieval request, itself the two-person control (the requester asked for the
+#: export; a legal-role user other than them releases it with TOTP, ``requests.release``).
+#: Executors also receive ``_approval`` (the pending action's id) and ``_requested_by``.
 EXECUTORS: Final[dict[Action, Executor]] = {
     Action.KEYS_ROTATE: _rotate,
     Action.ROLE_ELEVATE: _elevate,
     Action.USER_DELETE: _delete,
+    Action.HOLD_RELEASE: _release_hold,
+    Action.CRYPTO_SHRED: _shred,
+    Action.SUPERVISOR_SET: _supervise,
 }
 
 
@@ -83,11 +110,24 @@ def _check_params(vault: Vault, action: Action, params: Mapping[str, Any]) -> di
     try:
         if action is Action.KEYS_ROTATE:
             return {"reencrypt": bool(params.get("reencrypt", False))}
+        if action is Action.HOLD_RELEASE:
+            from chatcustody.holds import check_release
+
+            return check_release(vault, params)
+        if action is Action.CRYPTO_SHRED:
+            from chatcustody.shred import check_shred
+
+            return check_shred(vault, params)
         user = str(params["user"])
         if not user_exists(vault, user):
             raise NotFoundError(f"user {user!r} not found")
         if action is Action.USER_DELETE:
             return {"user": user}
+        if action is Action.SUPERVISOR_SET:
+            boss = params.get("supervisor")
+            if boss is not None and not user_exists(vault, str(boss)):
+                raise NotFoundError(f"user {boss!r} not found")
+            return {"user": user, "supervisor": None if boss is None else str(boss)}
         role = Role(params["role"]).value if params.get("role") else None
         tiers = sorted(Tier(x).value for x in params.get("tiers", []))
         if role is None and not tiers:
@@ -174,6 +214,11 @@ def request_action(
     """Ask for a dual-control action; it waits for a second person's confirmation."""
     if action not in DUAL_CONTROL:
         raise UsageError(f"{action.value} is not a dual-control action")
+    if action is Action.EVIDENCE_RELEASE:
+        raise UsageError(
+            "evidence is released by the 'release' step of its retrieval request "
+            "(chatcustody request release ID, POST /api/v1/requests/{id}/release)"
+        )
     if action not in EXECUTORS:
         raise NotAvailableError(f"{action.value} is not available in this build yet")
     decision = enforce(vault, actor, action, Resource("approval"))
@@ -284,7 +329,8 @@ def confirm_action(
         actor.name,
     )
     try:
-        result = EXECUTORS[pending.action](vault, actor, pending.params)
+        context = {"_approval": action_id, "_requested_by": pending.requested_by}
+        result = EXECUTORS[pending.action](vault, actor, {**pending.params, **context})
     except ChatCustodyError as exc:
         _settle(vault, action_id, "failed", actor, {"error": str(exc)})
         record_audit(

@@ -1,24 +1,25 @@
 """Reading records under access control: conversations, messages, search and timelines.
 
-``request_id`` names a retrieval request the caller reads under; it reaches decide() in
-the resource, where a retrieval-request grant can answer with that request's scope.
+``request_id`` names a retrieval request the caller reads under: its facts (state, expiry,
+frozen scope) are loaded into the resource before decide() is asked, its grant then
+answers alone, with the request's frozen scope, and the audit event names the request.
 
 Every function here asks ``enforce()`` first, confines what it reads to the decision's
-scope (conversations and calendar window) before anything is decrypted, and writes one
+scope (conversations, window, and a request's senders, types and records) in its SQL,
+before anything is decrypted, and writes one
 audit event with the decision's reason and what was returned. A record or conversation
 outside the actor's scope is reported exactly like a missing one ("not found").
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, exists, func, select
 
 from chatcustody.access import (
-    COLLECTION,
     Action,
     Actor,
     Decision,
@@ -26,20 +27,24 @@ from chatcustody.access import (
     Scope,
     decision_details,
     enforce,
+    scope_conditions,
 )
 from chatcustody.audit import record_audit
-from chatcustody.errors import IntegrityError, NotAvailableError, NotFoundError, UsageError
+from chatcustody.errors import IntegrityError, NotFoundError, UsageError
 from chatcustody.model import iso
 from chatcustody.rows import conversation_aad, open_row
 from chatcustody.store import schema as t
-from chatcustody.tags import record_facts, tags_of
+from chatcustody.tags import tags_of
 from chatcustody.vault import Vault
 
 MAX_PAGE: Final[int] = 500
+SHREDDED_TITLE: Final[str] = "(crypto-shredded)"
 _MAX_CONVERSATION_ID: Final[int] = 2**31 - 1  # an INTEGER column
 
 
 def _title(vault: Vault, conn: Connection, row: Mapping[Any, Any]) -> str:
+    if not row["dek_sealed"]:  # crypto-shredded: the title went with the data key
+        return SHREDDED_TITLE
     cipher = vault.conversation_cipher(conn, int(row["id"]))
     what = f"conversation {row['id']} title"
     return cipher.open(bytes(row["name_enc"]), conversation_aad(row), what).decode("utf-8")
@@ -83,19 +88,50 @@ def messages_json(
     return out
 
 
+def under_request(vault: Vault, resource: Resource) -> Resource:
+    """Return the resource with its retrieval request's facts loaded (decide() reads no DB)."""
+    if resource.request_id is None:
+        return resource
+    from chatcustody.requests import load_grant
+
+    return replace(resource, request=load_grant(vault, resource.request_id))
+
+
+def _request_details(request_id: int | None) -> dict[str, Any]:
+    return {} if request_id is None else {"request": request_id}
+
+
 def _record(
     vault: Vault, actor: Actor, record_id: int, action: Action, request_id: int | None
 ) -> tuple[Decision, Any]:
     missing = f"message {record_id} not found"
+    c = t.records.c
     with vault.engine.connect() as conn:
-        facts = record_facts(conn, record_id)
+        facts = conn.execute(
+            select(c.conversation_id, c.ts_ms, c.sender_id, c.type).where(c.id == record_id)
+        ).first()
     if facts is None:
         # Decide on the kind of object first: who may not read content at all hears so.
-        asked = Resource("record", record_id, request_id=request_id)
-        enforce(vault, actor, action, asked, not_found=missing)
+        asked = under_request(vault, Resource("record", record_id, request_id=request_id))
+        enforce(vault, actor, action, asked, not_found=missing, **_request_details(request_id))
         raise NotFoundError(missing)
-    resource = Resource("record", record_id, facts[0], facts[1], request_id)
-    decision = enforce(vault, actor, action, resource, not_found=missing)
+    resource = Resource(
+        "record",
+        record_id,
+        int(facts.conversation_id),
+        int(facts.ts_ms),
+        request_id,
+        sender_id=int(facts.sender_id),
+        type=str(facts.type),
+    )
+    decision = enforce(
+        vault,
+        actor,
+        action,
+        under_request(vault, resource),
+        not_found=missing,
+        **_request_details(request_id),
+    )
     return decision, facts
 
 
@@ -108,7 +144,10 @@ def get_message(
         row = conn.execute(select(t.records).where(t.records.c.id == record_id)).mappings().one()
         message = messages_json(vault, conn, [row])[0]
     record_audit(
-        vault, "record.view", decision_details(actor, decision, record=record_id), actor.name
+        vault,
+        "record.view",
+        decision_details(actor, decision, record=record_id, **_request_details(request_id)),
+        actor.name,
     )
     return message
 
@@ -124,20 +163,30 @@ def download_message(
     record_audit(
         vault,
         "record.download",
-        decision_details(actor, decision, record=record_id),
+        decision_details(actor, decision, record=record_id, **_request_details(request_id)),
         actor.name,
     )
     return message
 
 
-def _in_scope(query: Any, column: Any, ts_column: Any, scope: Scope) -> Any:
-    if scope.conversations is not None:
-        query = query.where(column.in_(sorted(scope.conversations)))
-    if scope.after_ms is not None:
-        query = query.where(ts_column >= scope.after_ms)
-    if scope.before_ms is not None:
-        query = query.where(ts_column < scope.before_ms)
-    return query
+def _in_scope(query: Any, scope: Scope, dialect: str) -> Any:
+    """Return a query on ``records`` confined to the scope (every dimension, in SQL)."""
+    conditions = scope_conditions(scope, dialect)
+    return query.where(*conditions) if conditions else query
+
+
+def engine_scope(scope: Scope) -> Any:
+    """Return the search engine's form of an access scope."""
+    from chatcustody import search as engine
+
+    return engine.Scope(
+        scope.conversations,
+        scope.after_ms,
+        scope.before_ms,
+        scope.participants,
+        scope.types,
+        scope.record_ids,
+    )
 
 
 def _scope_of(decision: Decision) -> Scope:
@@ -146,20 +195,45 @@ def _scope_of(decision: Decision) -> Scope:
     return decision.scope
 
 
-def list_conversations(vault: Vault, actor: Actor) -> list[dict[str, Any]]:
-    """Return the conversations in the actor's scope with their message counts in it."""
-    decision = enforce(vault, actor, Action.LIST_CONVERSATIONS, COLLECTION)
+def _by_request(decision: Decision) -> bool:
+    """Return True when a retrieval request (not a role) granted the read."""
+    return decision.scope is not None and decision.scope.grant.startswith("request:")
+
+
+def _holds_scoped_record(scope: Scope, dialect: str) -> Any:
+    """Return ``EXISTS`` (a record of the conversation in ``scope``), on ``conversations``."""
+    c = t.records.c
+    inner = select(c.id).where(
+        c.conversation_id == t.conversations.c.id, *scope_conditions(scope, dialect)
+    )
+    return exists(inner)
+
+
+def list_conversations(
+    vault: Vault, actor: Actor, request_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Return the conversations in the actor's scope with their message counts in it.
+
+    Under a retrieval request only conversations holding some record in its frozen scope
+    are listed (decided in SQL, before any title is decrypted); under a role, every
+    conversation of its groups.
+    """
+    asked = under_request(vault, Resource("collection", request_id=request_id))
+    decision = enforce(
+        vault, actor, Action.LIST_CONVERSATIONS, asked, **_request_details(request_id)
+    )
     scope = _scope_of(decision)
     with vault.engine.connect() as conn:
         conv_query = select(t.conversations).order_by(t.conversations.c.id)
         if scope.conversations is not None:
             conv_query = conv_query.where(t.conversations.c.id.in_(sorted(scope.conversations)))
+        if _by_request(decision):
+            conv_query = conv_query.where(_holds_scoped_record(scope, conn.dialect.name))
         convs = conn.execute(conv_query).mappings().all()
         counts_query = _in_scope(
             select(t.records.c.conversation_id, func.count()).group_by(t.records.c.conversation_id),
-            t.records.c.conversation_id,
-            t.records.c.ts_ms,
             scope,
+            conn.dialect.name,
         )
         counts = {int(c): int(n) for c, n in conn.execute(counts_query)}
         out = [
@@ -175,10 +249,35 @@ def list_conversations(vault: Vault, actor: Actor) -> list[dict[str, Any]]:
     record_audit(
         vault,
         Action.LIST_CONVERSATIONS.value,
-        decision_details(actor, decision, count=len(out)),
+        decision_details(actor, decision, count=len(out), **_request_details(request_id)),
         actor.name,
     )
     return out
+
+
+def _audit_hidden(
+    vault: Vault, actor: Actor, decision: Decision, conversation_id: int, request_id: int | None
+) -> None:
+    """Audit a conversation read refused under a request: none of its records is in scope."""
+    grant = _scope_of(decision).grant.replace(":", " ")
+    refusal = Decision(
+        False,
+        f"conversation {conversation_id} holds no record in the frozen scope of {grant}",
+        decision.rule,
+        hide=True,
+    )
+    record_audit(
+        vault,
+        "access.denied",
+        decision_details(
+            actor,
+            refusal,
+            action=Action.READ.value,
+            resource={"kind": "conversation", "id": conversation_id},
+            **_request_details(request_id),
+        ),
+        actor.name,
+    )
 
 
 def conversation_messages(
@@ -199,26 +298,32 @@ def conversation_messages(
         vault,
         actor,
         Action.READ,
-        Resource("conversation", conversation_id, conversation_id, request_id=request_id),
+        under_request(
+            vault,
+            Resource("conversation", conversation_id, conversation_id, request_id=request_id),
+        ),
         not_found=missing,
+        **_request_details(request_id),
     )
     scope = _scope_of(decision).narrow(after_ms, before_ms)
     if not 0 < conversation_id <= _MAX_CONVERSATION_ID:
         raise NotFoundError(missing)
     with vault.engine.connect() as conn:
-        conv = (
-            conn.execute(select(t.conversations).where(t.conversations.c.id == conversation_id))
-            .mappings()
-            .first()
-        )
+        conv_query = select(t.conversations).where(t.conversations.c.id == conversation_id)
+        if _by_request(decision):  # no in-scope record: as missing (its title stays sealed)
+            conv_query = conv_query.where(
+                _holds_scoped_record(_scope_of(decision), conn.dialect.name)
+            )
+        conv = conn.execute(conv_query).mappings().first()
         if conv is None:
+            if _by_request(decision):
+                _audit_hidden(vault, actor, decision, conversation_id, request_id)
             raise NotFoundError(missing)
         c = t.records.c
         query = _in_scope(
             select(t.records).where(c.conversation_id == conversation_id),
-            c.conversation_id,
-            c.ts_ms,
             scope,
+            conn.dialect.name,
         )
         if after_id is not None:
             query = query.where(c.id > after_id)
@@ -236,6 +341,7 @@ def conversation_messages(
             after_ms=after_ms,
             before_ms=before_ms,
             count=len(messages),
+            **_request_details(request_id),
         ),
         actor.name,
     )
@@ -267,8 +373,10 @@ def search_records(
     ``next_cursor``). The audit event (``search.run``) carries the query, the filters, the
     scope, the result count and the decision's reason.
     """
-    asked = Resource("collection", request_id=request_id)
-    decision = enforce(vault, actor, Action.SEARCH, asked, query=query)
+    asked = under_request(vault, Resource("collection", request_id=request_id))
+    decision = enforce(
+        vault, actor, Action.SEARCH, asked, query=query, **_request_details(request_id)
+    )
     scope = _scope_of(decision)
     from chatcustody import search as engine  # heavy (OpenCC): loaded on first search
 
@@ -284,7 +392,7 @@ def search_records(
         limit=limit,
         oldest=oldest,
         cursor=cursor,
-        scope=engine.Scope(scope.conversations, scope.after_ms, scope.before_ms),
+        scope=engine_scope(scope),
         actor=actor.name,
         audit=False,
     )
@@ -308,6 +416,7 @@ def search_records(
             total=result.total,
             total_is_exact=result.total_is_exact,
             hit_ids=[h.id for h in result.hits],
+            **_request_details(request_id),
         ),
         actor.name,
     )
@@ -323,25 +432,19 @@ def timeline_records(
     participants: Sequence[str] = (),
     events: bool = False,
     gap_minutes: int = 30,
+    request_id: int | None = None,
 ) -> dict[str, Any]:
     """Build a timeline within the actor's scope (the timeline service's JSON); audit it.
 
-    Refused (not available) while the timeline service cannot confine itself to a scope:
-    an unconfined timeline would show records the actor may not read.
+    The timeline service applies the scope in its SQL; imported events (which belong to no
+    conversation) appear only when the scope restricts nothing but time.
     """
-    decision = enforce(vault, actor, Action.TIMELINE, COLLECTION)
+    asked = under_request(vault, Resource("collection", request_id=request_id))
+    decision = enforce(vault, actor, Action.TIMELINE, asked, **_request_details(request_id))
     scope = _scope_of(decision)
-    from chatcustody import search as engine
     from chatcustody import timeline as service
 
-    run: Any = service.timeline
-    confine: dict[str, Any] = {}
-    if "scope" in inspect.signature(run).parameters:
-        confine["scope"] = engine.Scope(scope.conversations, scope.after_ms, scope.before_ms)
-    elif scope.conversations is not None or scope.after_ms is not None or scope.before_ms:
-        # The timeline service cannot confine itself yet: only unlimited scopes may use it.
-        raise NotAvailableError("timelines cannot be confined to an access scope in this build")
-    result = run(
+    result = service.timeline(
         vault,
         after,
         before,
@@ -351,7 +454,7 @@ def timeline_records(
         gap_minutes=gap_minutes,
         actor=actor.name,
         audit=False,
-        **confine,
+        scope=engine_scope(scope),
     )
     answer: dict[str, Any] = result.to_json()
     record_audit(
@@ -366,6 +469,8 @@ def timeline_records(
             participants=list(participants),
             events=events,
             gap_minutes=gap_minutes,
+            entries=len(result.entries),
+            **_request_details(request_id),
         ),
         actor.name,
     )

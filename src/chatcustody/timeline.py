@@ -17,6 +17,11 @@ Definitions (also in docs/search.md, "Timelines"):
   another participant; for an alert event, the next message (in any conversation shown) or
   event from another source. An entry that is itself a complaint or alert is not a response.
 
+Confined to a ``Scope`` (an access scope: conversations, a calendar window, a retrieval
+request's senders, types and records), the timeline selects only records inside it, in its
+SQL, before anything is decrypted; imported events belong to no conversation, so a scope
+that restricts anything but the window shows none.
+
 Times are shown to the minute in the vault's zone unless another zone is given; each entry
 also keeps its exact instant and original UTC offset.
 """
@@ -32,11 +37,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from chatcustody.access import ids_in
 from chatcustody.audit import record_audit
 from chatcustody.errors import IntegrityError, UsageError
 from chatcustody.model import iso
 from chatcustody.rows import row_aad
 from chatcustody.search import (
+    Scope,
     normalise,
     open_fields,
     parse_time,
@@ -176,13 +183,24 @@ def _messages(
     before: int,
     conversations: set[int] | None,
     senders: set[int] | None,
+    scope: Scope,
 ) -> list[Entry]:
     r = t.records
     query = select(r).where(r.c.ts_ms >= after, r.c.ts_ms < before)
+    shredded = select(t.shredded_conversations.c.conversation_id)
+    query = query.where(r.c.conversation_id.not_in(shredded))  # crypto-shredded: gone
     if conversations is not None:
         query = query.where(r.c.conversation_id.in_(sorted(conversations)))
     if senders is not None:
         query = query.where(r.c.sender_id.in_(sorted(senders)))
+    if scope.conversation_ids is not None:
+        query = query.where(r.c.conversation_id.in_(sorted(scope.conversation_ids)))
+    if scope.sender_ids is not None:
+        query = query.where(r.c.sender_id.in_(sorted(scope.sender_ids)))
+    if scope.types is not None:
+        query = query.where(r.c.type.in_(sorted(scope.types)))
+    if scope.record_ids is not None:
+        query = query.where(ids_in(r.c.id, scope.record_ids, conn.dialect.name))
     out = []
     rows = conn.execute(query.order_by(r.c.ts_ms, r.c.id).limit(MAX_ENTRIES + 1)).mappings()
     for row in rows:
@@ -281,8 +299,9 @@ def timeline(
     tz: str | None = None,
     actor: str | None = None,
     audit: bool = True,
+    scope: Scope | None = None,
 ) -> Timeline:
-    """Build the timeline of a window; audited as timeline.run."""
+    """Build the timeline of a window, confined to ``scope``; audited as timeline.run."""
     started = time.perf_counter()
     zone_name = tz or vault.default_tz
     zone = check_zone(zone_name)
@@ -292,12 +311,21 @@ def timeline(
         raise UsageError("--after must be earlier than --before")
     if gap_minutes < 1:
         raise UsageError("--gap must be at least 1 minute")
+    scope = scope or Scope()
+    lo = max(after_ms, scope.after_ms) if scope.after_ms is not None else after_ms
+    hi = min(before_ms, scope.before_ms) if scope.before_ms is not None else before_ms
+    only_window = (
+        scope.conversation_ids is None
+        and scope.sender_ids is None
+        and scope.types is None
+        and scope.record_ids is None
+    )
     with vault.engine.connect() as conn:
         convs = resolve_conversations(vault, conn, conversations) if conversations else None
         senders = resolve_participants(vault, conn, participants) if participants else None
-        entries = _messages(vault, conn, after_ms, before_ms, convs, senders)
-        if events:
-            entries += _events(vault, conn, after_ms, before_ms)
+        entries = _messages(vault, conn, lo, hi, convs, senders, scope) if lo < hi else []
+        if events and only_window and lo < hi:
+            entries += _events(vault, conn, lo, hi)
     entries.sort(key=lambda e: (e.ts_ms, e.kind == "message", e.id))
     result = Timeline(after_ms, before_ms, zone_name, gap_minutes * 60_000)
     result.truncated = len(entries) > MAX_ENTRIES
@@ -315,6 +343,7 @@ def timeline(
                 "participants": list(participants),
                 "events": events,
                 "gap_minutes": gap_minutes,
+                "scope": scope.to_json(),
                 "entries": len(result.entries),
                 "flagged": len(result.flagged),
             },

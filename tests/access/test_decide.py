@@ -8,6 +8,7 @@ import pytest
 
 from chatcustody.access import (
     CONTENT_ACTIONS,
+    REQUEST_WORKFLOW,
     Action,
     Actor,
     Resource,
@@ -33,6 +34,7 @@ TIER_DUTIES = {
         Action.ROLE_ELEVATE,
         Action.USER_DELETE,
         Action.CRYPTO_SHRED,
+        Action.SUPERVISOR_SET,
     },
     Tier.AUDITOR: {Action.READ_AUDIT, Action.READ_INTEGRITY},
 }
@@ -57,6 +59,8 @@ def make_actor(name: str, **overrides: object) -> Actor:
 def expected(name: str, action: Action, side: str, when: str) -> bool:
     """The user's table, restated independently of the implementation."""
     role, tiers = ROLES[name]
+    if action in REQUEST_WORKFLOW:  # filing and moving requests: business roles
+        return role is not None
     if action not in CONTENT_ACTIONS:
         by_tier = any(action in TIER_DUTIES[t] for t in tiers)
         releases = {Action.HOLD_RELEASE, Action.EVIDENCE_RELEASE}

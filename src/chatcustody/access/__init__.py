@@ -12,6 +12,10 @@ from chatcustody.access._model import (
     COLLECTION,
     CONTENT_ACTIONS,
     DUAL_CONTROL,
+    REQUEST_ACTIONS,
+    REQUEST_EXPORTABLE,
+    REQUEST_READABLE,
+    REQUEST_WORKFLOW,
     ROLE_ACTIONS,
     ROLE_ALL_CONVERSATIONS,
     ROLE_WINDOW,
@@ -20,12 +24,21 @@ from chatcustody.access._model import (
     Action,
     Actor,
     Decision,
+    RequestGrant,
     Resource,
     Role,
     Scope,
     Tier,
 )
-from chatcustody.access._rules import GRANTS, GUARDS, Rule, decide, role_scope
+from chatcustody.access._rules import (
+    GRANTS,
+    GUARDS,
+    Rule,
+    decide,
+    grant_request,
+    grant_request_workflow,
+    role_scope,
+)
 from chatcustody.access._sealing import (
     blind_name,
     check_mac,
@@ -34,6 +47,7 @@ from chatcustody.access._sealing import (
     row_mac,
     seal_value,
 )
+from chatcustody.access._sql import ids_in, scope_conditions
 from chatcustody.access._windows import (
     add_months,
     month_window,
@@ -48,6 +62,10 @@ __all__ = [
     "DUAL_CONTROL",
     "GRANTS",
     "GUARDS",
+    "REQUEST_ACTIONS",
+    "REQUEST_EXPORTABLE",
+    "REQUEST_READABLE",
+    "REQUEST_WORKFLOW",
     "ROLE_ACTIONS",
     "ROLE_ALL_CONVERSATIONS",
     "ROLE_WINDOW",
@@ -57,6 +75,7 @@ __all__ = [
     "Actor",
     "Decision",
     "Group",
+    "RequestGrant",
     "Resource",
     "Role",
     "Rule",
@@ -70,6 +89,9 @@ __all__ = [
     "decide",
     "decision_details",
     "enforce",
+    "grant_request",
+    "grant_request_workflow",
+    "ids_in",
     "list_groups",
     "load_grants",
     "local_actor",
@@ -79,6 +101,7 @@ __all__ = [
     "open_value",
     "role_scope",
     "row_mac",
+    "scope_conditions",
     "seal_value",
     "shift_months",
     "week_window",

@@ -17,7 +17,7 @@ Weeks start on Monday; weeks and months are calendar ones in the vault's zone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -64,6 +64,19 @@ class Action(StrEnum):
     HOLD_RELEASE = "hold.release"
     CRYPTO_SHRED = "crypto.shred"
     EVIDENCE_RELEASE = "evidence.release"
+    SUPERVISOR_SET = "user.supervisor"
+    REQUEST_VIEW = "request.view"
+    REQUEST_CREATE = "request.create"
+    REQUEST_ATTACH = "request.attach"
+    REQUEST_SUBMIT = "request.submit"
+    REQUEST_WITHDRAW = "request.withdraw"
+    REQUEST_START = "request.start"
+    REQUEST_ASK_EXPORT = "request.request-export"
+    REQUEST_APPROVE = "request.approve"
+    REQUEST_REJECT = "request.reject"
+    REQUEST_REVIEW = "request.review"
+    REQUEST_RELEASE = "request.release"
+    REQUEST_CLOSE = "request.close"
 
 
 #: Actions that read or mark chat content: only business roles, only inside their scope.
@@ -114,6 +127,7 @@ TIER_ACTIONS: Final[Mapping[Tier, frozenset[Action]]] = {
             Action.ROLE_ELEVATE,
             Action.USER_DELETE,
             Action.CRYPTO_SHRED,
+            Action.SUPERVISOR_SET,
         }
     ),
     Tier.AUDITOR: frozenset({Action.READ_AUDIT, Action.READ_INTEGRITY}),
@@ -127,11 +141,32 @@ DUAL_CONTROL: Final[frozenset[Action]] = frozenset(
         Action.HOLD_RELEASE,
         Action.CRYPTO_SHRED,
         Action.EVIDENCE_RELEASE,
+        Action.SUPERVISOR_SET,
     }
 )
+#: Content actions a retrieval request can grant: its requester's reads while it is approved
+#: or in use, and the export of its package (requester or legal) once released. Never a raw
+#: download: under a request records leave only as the released evidence package.
+REQUEST_ACTIONS: Final[frozenset[Action]] = frozenset(
+    {Action.LIST_CONVERSATIONS, Action.READ, Action.SEARCH, Action.TIMELINE, Action.EXPORT}
+)
+#: Request states in which its requester reads under it (until it expires).
+REQUEST_READABLE: Final[frozenset[str]] = frozenset({"approved", "in_use"})
+#: The request state in which its package may be exported (until it expires).
+REQUEST_EXPORTABLE: Final[str] = "released"
+#: The retrieval-request workflow (the value is the audit action of its success event):
+#: business roles take part (who may move which request is the service's check on the
+#: request's people); system tiers do not; the local admin views every request.
+REQUEST_WORKFLOW: Final[frozenset[Action]] = frozenset(
+    a for a in Action if a.value.startswith("request.")
+)
 #: What an API token's scopes cover. Dual-control actions need a person with TOTP: no token.
+#: No scope covers filing or moving a retrieval request (a person's session does that);
+#: ``read`` covers viewing requests and ``download`` the export of a released one.
 TOKEN_SCOPES: Final[Mapping[str, frozenset[Action]]] = {
-    "read": frozenset({Action.LIST_CONVERSATIONS, Action.READ, Action.TIMELINE}),
+    "read": frozenset(
+        {Action.LIST_CONVERSATIONS, Action.READ, Action.TIMELINE, Action.REQUEST_VIEW}
+    ),
     "search": frozenset({Action.SEARCH}),
     "tag": frozenset({Action.TAG, Action.ARCHIVE}),
     "download": frozenset({Action.DOWNLOAD, Action.EXPORT}),
@@ -143,47 +178,112 @@ TOKEN_SCOPES: Final[Mapping[str, frozenset[Action]]] = {
 
 @dataclass(frozen=True)
 class Scope:
-    """What a content action may touch: conversations and a time window.
+    """What a content action may touch: conversations, a time window and a request's extras.
 
     ``conversations`` None means every conversation; ``after_ms`` is inclusive and
     ``before_ms`` exclusive (None: unbounded). ``grant`` names what granted it
-    (``role:agent``; a retrieval request will be ``request:ID``), for the audit trail.
+    (``role:agent``, ``request:ID``), for the audit trail. A retrieval request's frozen
+    scope may also name ``participants`` (vault participant ids of senders), message
+    ``types`` and an explicit set of ``record_ids`` (keyword matches and their context);
+    None leaves that dimension open, an empty set allows nothing.
     """
 
     conversations: frozenset[int] | None
     after_ms: int | None
     before_ms: int | None
     grant: str
+    participants: frozenset[int] | None = None
+    types: frozenset[str] | None = None
+    record_ids: frozenset[int] | None = None
 
-    def contains(self, conversation_id: int, ts_ms: int | None = None) -> bool:
-        """Return True when a record (or, without a time, a conversation) is in scope."""
+    def contains(
+        self,
+        conversation_id: int,
+        ts_ms: int | None = None,
+        *,
+        record_id: int | None = None,
+        sender_id: int | None = None,
+        type: str | None = None,  # noqa: A002 (the record column's name)
+    ) -> bool:
+        """Return True when a record (or, without a time, a conversation) is in scope.
+
+        A conversation (no time given) is in scope when some record of it may be; a record
+        is judged on every dimension whose fact is given.
+        """
         if self.conversations is not None and conversation_id not in self.conversations:
             return False
         if ts_ms is None:
             return True
+        checks = (
+            (record_id, self.record_ids),
+            (sender_id, self.participants),
+            (type, self.types),
+        )
+        if any(fact is not None and allowed is not None and fact not in allowed
+               for fact, allowed in checks):  # fmt: skip
+            return False
         return (self.after_ms is None or ts_ms >= self.after_ms) and (
             self.before_ms is None or ts_ms < self.before_ms
+        )
+
+    @property
+    def confined(self) -> bool:
+        """Return True when the scope leaves out some record (any dimension is set)."""
+        return any(
+            v is not None
+            for v in (
+                self.conversations,
+                self.after_ms,
+                self.before_ms,
+                self.participants,
+                self.types,
+                self.record_ids,
+            )
         )
 
     def narrow(self, after_ms: int | None, before_ms: int | None) -> Scope:
         """Return this scope intersected with a caller's own time filter."""
         lows = [v for v in (self.after_ms, after_ms) if v is not None]
         highs = [v for v in (self.before_ms, before_ms) if v is not None]
-        return Scope(
-            self.conversations,
-            max(lows) if lows else None,
-            min(highs) if highs else None,
-            self.grant,
+        return replace(
+            self,
+            after_ms=max(lows) if lows else None,
+            before_ms=min(highs) if highs else None,
         )
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON form (for audit details and API answers)."""
-        return {
+        out: dict[str, Any] = {
             "grant": self.grant,
             "conversations": None if self.conversations is None else sorted(self.conversations),
             "after_ms": self.after_ms,
             "before_ms": self.before_ms,
         }
+        if self.participants is not None:
+            out["participants"] = sorted(self.participants)
+        if self.types is not None:
+            out["types"] = sorted(self.types)
+        if self.record_ids is not None:
+            out["records"] = len(self.record_ids)
+        return out
+
+
+@dataclass(frozen=True)
+class RequestGrant:
+    """The facts decide() needs about a retrieval request, loaded before it is asked.
+
+    ``status`` is the request's state, ``expires_ms`` the end of its approval (None before
+    approval), ``scope`` its frozen scope (grant ``request:ID``) and ``package`` whether
+    its outputs go beyond viewing (an evidence package may be exported once released).
+    """
+
+    id: int
+    requester_id: int
+    requester: str
+    status: str
+    expires_ms: int | None
+    scope: Scope
+    package: bool
 
 
 @dataclass(frozen=True)
@@ -220,8 +320,10 @@ class Resource:
     """What an action is on: a record, a conversation, a collection (search), an object.
 
     Records and conversations carry their clear facts (conversation, time) so decide()
-    never decrypts anything. ``request_id`` names a retrieval request the caller acts
-    under (the hook for retrieval-request rules).
+    never decrypts anything (``sender_id`` and ``type`` too, for a request's scope).
+    ``request_id`` names a retrieval request the caller acts under and ``request`` carries
+    its facts, loaded by the service (decide() reads no database); a request id without
+    facts means no such request.
     """
 
     kind: str
@@ -229,6 +331,9 @@ class Resource:
     conversation_id: int | None = None
     ts_ms: int | None = None
     request_id: int | None = None
+    sender_id: int | None = None
+    type: str | None = None
+    request: RequestGrant | None = field(default=None, compare=False)
 
     @classmethod
     def record(cls, record_id: int, conversation_id: int, ts_ms: int) -> Resource:

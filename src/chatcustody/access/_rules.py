@@ -7,8 +7,13 @@ A rule takes ``(actor, action, resource)`` and returns a Decision or None (no op
   explains itself ("outside this calendar week"); when nothing allows, the first such
   explanation is the answer, else the default denial.
 
-A retrieval request (issue 6) plugs in as one more grant that reads
-``resource.request_id`` and returns the request's frozen scope (grant ``request:ID``).
+A retrieval request plugs in as one more grant, ``grant_request``: when the resource names
+a request (``resource.request_id``), only that request decides — the business role's own
+scope does not apply — and it answers with the request's frozen scope (grant
+``request:ID``), using the facts the service loaded into ``resource.request``: its
+requester's reads while approved, the export of its package once released, never a raw
+download. ``grant_request_workflow`` lets business roles file and move requests (the
+``request.*`` actions; no token scope covers them but ``request.view``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from collections.abc import Callable, Sequence
 
 from chatcustody.access._model import (
     CONTENT_ACTIONS,
+    REQUEST_ACTIONS,
+    REQUEST_EXPORTABLE,
+    REQUEST_READABLE,
+    REQUEST_WORKFLOW,
     ROLE_ACTIONS,
     ROLE_ALL_CONVERSATIONS,
     ROLE_WINDOW,
@@ -25,7 +34,9 @@ from chatcustody.access._model import (
     Action,
     Actor,
     Decision,
+    RequestGrant,
     Resource,
+    Role,
     Scope,
 )
 from chatcustody.access._windows import window
@@ -97,8 +108,123 @@ def _outside(actor: Actor, scope: Scope, resource: Resource) -> str | None:
     return None
 
 
+def _outside_request(scope: Scope, resource: Resource) -> str | None:
+    """Return why a record or conversation is outside a request's scope, or None."""
+    cid = resource.conversation_id
+    if cid is None:
+        return None
+    rid = resource.id if resource.kind == "record" and isinstance(resource.id, int) else None
+    inside = scope.contains(
+        cid, resource.ts_ms, record_id=rid, sender_id=resource.sender_id, type=resource.type
+    )
+    if inside:
+        return None
+    what = f"{resource.kind} {resource.id}"
+    if resource.ts_ms is not None:
+        what += f" at {iso(resource.ts_ms, 0)}"
+    return f"{what} is outside the frozen scope of {scope.grant.replace(':', ' ')}"
+
+
+def _grant_export(actor: Actor, grant: RequestGrant) -> Decision:
+    """Allow the export of a released, unexpired request asking for a package."""
+    rid, rule = grant.id, "request"
+    own = actor.user_id is not None and actor.user_id == grant.requester_id
+    if not (actor.local or own or actor.role is Role.LEGAL):
+        return _deny(f"retrieval request {rid} is exported only by its requester or legal", rule)
+    if not grant.package:
+        return _deny(f"retrieval request {rid} asks to view only: no evidence package", rule)
+    if grant.expires_ms is not None and actor.at_ms >= grant.expires_ms:
+        return _deny(
+            f"retrieval request {rid} expired at {iso(grant.expires_ms, 0)}: ask for a new request",
+            rule,
+        )
+    if grant.status != REQUEST_EXPORTABLE:
+        return _deny(
+            f"retrieval request {rid} is {grant.status.replace('_', ' ')}: only a released "
+            "request is exported",
+            rule,
+        )
+    return Decision(True, f"retrieval request {rid} was released", rule, grant.scope)
+
+
+def grant_request(actor: Actor, action: Action, resource: Resource) -> Decision | None:
+    """Allow a request's requester reads inside its frozen scope while approved and unexpired.
+
+    Also the export of its package, by the requester or legal, once released and unexpired;
+    never a raw download (records leave a request only as its evidence package).
+    """
+    rid = resource.request_id
+    if rid is None:
+        return None
+    rule = "request"
+    if action not in REQUEST_ACTIONS:
+        if action is Action.DOWNLOAD:
+            return _deny(
+                f"retrieval request {rid} grants no downloads: its records leave only as its "
+                "evidence package, once legal released it",
+                rule,
+            )
+        if action in CONTENT_ACTIONS:
+            return _deny(f"retrieval request {rid} grants reads, not {action.value}", rule)
+        return None
+    grant = resource.request
+    if grant is None or grant.id != rid:
+        return _deny(f"retrieval request {rid} not found", rule)
+    if action is Action.EXPORT:
+        return _grant_export(actor, grant)
+    if actor.user_id is None or actor.user_id != grant.requester_id:
+        return _deny(
+            f"retrieval request {rid} is {grant.requester}'s: only its requester reads under it",
+            rule,
+        )
+    if actor.role is None:
+        return _deny(f"{actor.describe()} reads no chat content", rule)
+    if grant.expires_ms is not None and actor.at_ms >= grant.expires_ms:
+        return _deny(
+            f"retrieval request {rid} expired at {iso(grant.expires_ms, 0)}: ask for a new request",
+            rule,
+        )
+    if grant.status not in REQUEST_READABLE:
+        return _deny(
+            f"retrieval request {rid} is {grant.status.replace('_', ' ')}: reads need it "
+            "approved (or in use)",
+            rule,
+        )
+    why = _outside_request(grant.scope, resource)
+    if why is not None:
+        return _deny(why, rule, hide=True)
+    return Decision(
+        True,
+        f"retrieval request {rid} approved for {grant.requester} until "
+        f"{iso(grant.expires_ms, 0) if grant.expires_ms is not None else 'closed'}",
+        rule,
+        grant.scope,
+    )
+
+
+def grant_request_workflow(actor: Actor, action: Action, resource: Resource) -> Decision | None:
+    """Allow business roles the retrieval-request workflow, the local admin viewing it.
+
+    Which request a user may see or move (requester, direct supervisor, legal) is decided
+    by the request service on the request's people, after this.
+    """
+    if action not in REQUEST_WORKFLOW:
+        return None
+    if actor.local and action is Action.REQUEST_VIEW:
+        return Decision(True, "the local admin views every retrieval request", "request_workflow")
+    if actor.role is None or actor.user_id is None:
+        return _deny(
+            f"{actor.describe()} reads no chat content: no retrieval requests", "request_workflow"
+        )
+    return Decision(
+        True, f"role {actor.role.value} takes part in retrieval requests", "request_workflow"
+    )
+
+
 def grant_business_role(actor: Actor, action: Action, resource: Resource) -> Decision | None:
     """Allow a business role its actions on content inside its groups and calendar window."""
+    if resource.request_id is not None and action in CONTENT_ACTIONS:
+        return None  # under a retrieval request, only the request decides
     scope = role_scope(actor)
     if scope is None or actor.role is None:
         return None
@@ -117,7 +243,12 @@ def grant_business_role(actor: Actor, action: Action, resource: Resource) -> Dec
 
 
 GUARDS: Sequence[Rule] = (guard_active, guard_token_scope)
-GRANTS: Sequence[Rule] = (grant_system_tier, grant_business_role)
+GRANTS: Sequence[Rule] = (
+    grant_system_tier,
+    grant_request,
+    grant_request_workflow,
+    grant_business_role,
+)
 
 
 def decide(actor: Actor, action: Action, resource: Resource) -> Decision:

@@ -20,6 +20,7 @@ from chatcustody.identity import (
     list_users,
     qr_svg,
     reset_otp,
+    set_supervisor,
 )
 from chatcustody.model import iso
 
@@ -142,3 +143,27 @@ def token(
         )
     else:
         console.print(f"token for {name} (until {iso(expires, 0)}): {secret}")
+
+
+@app.command("set-supervisor")
+def set_supervisor_(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The supervised user.")],
+    supervisor: Annotated[
+        str | None,
+        typer.Argument(help="Their direct supervisor (omit with --clear)."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the supervisor.")] = False,
+    as_json: _JSON = False,
+) -> None:
+    """Set who approves USER's retrieval requests: their direct supervisor (local admin)."""
+    if (supervisor is None) != clear:
+        raise UsageError("give a SUPERVISOR, or --clear to remove the current one")
+    with open_vault(ctx) as vault:
+        result = set_supervisor(vault, local_actor(vault), name, supervisor)
+    if as_json:
+        print_json(result)
+    elif supervisor is None:
+        console.print(f"{name} has no supervisor now")
+    else:
+        console.print(f"{supervisor} now approves {name}'s retrieval requests")

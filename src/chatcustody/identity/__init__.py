@@ -1,4 +1,4 @@
-"""Identity: users, passwords (argon2id), TOTP enrolment and checks, sessions, API tokens."""
+"""Identity: users, passwords (argon2id), TOTP, sessions, API tokens, supervisors."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from chatcustody.identity._sessions import (
     token_hash,
     verify_otp,
 )
+from chatcustody.identity._supervisors import set_supervisor, supervised_ids, supervisor_id
 from chatcustody.identity._users import (
     ACTIVE,
     DELETED,
@@ -41,6 +42,7 @@ from chatcustody.identity._users import (
     reset_otp,
     set_password,
     set_roles,
+    user_by_id,
     user_exists,
 )
 
@@ -76,8 +78,12 @@ __all__ = [
     "resolve",
     "set_password",
     "set_roles",
+    "set_supervisor",
     "step_of",
+    "supervised_ids",
+    "supervisor_id",
     "token_hash",
+    "user_by_id",
     "user_exists",
     "verify_otp",
 ]

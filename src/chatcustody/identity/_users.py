@@ -171,6 +171,11 @@ def _to_user(vault: Vault, row: Mapping[Any, Any]) -> User:
     )
 
 
+def user_by_id(vault: Vault, conn: Connection, user_id: int) -> User:
+    """Return a user (profile opened, MAC checked) by id: notifications need the e-mail."""
+    return _to_user(vault, user_row_by_id(vault, conn, user_id))
+
+
 def parse_tiers(text: str) -> frozenset[Tier]:
     """Return the tiers stored as ``a,b``."""
     return frozenset(Tier(v) for v in text.split(",") if v)

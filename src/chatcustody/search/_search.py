@@ -4,8 +4,9 @@ Guarantees:
 - Every hit is a decrypted record that satisfies the query (``_match``), and every record
   that satisfies it is found (the index expression selects a superset), so results equal
   a brute-force scan of the plaintext.
-- A caller's ``Scope`` (conversations, time window) is applied in the SQL that selects
-  candidates, before any record is decrypted: nothing outside it is ever opened.
+- A caller's ``Scope`` (conversations, time window, and a retrieval request's senders,
+  types and record ids) is applied in the SQL that selects candidates, before any record
+  is decrypted: nothing outside it is ever opened.
 - ``total`` is exact up to ``TOTAL_CAP``; above it ``total == TOTAL_CAP`` and
   ``total_is_exact`` is False (read it as "at least").
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection, RowMapping, select
 
 from chatcustody.audit import record_audit
 from chatcustody.errors import UsageError
@@ -30,6 +31,8 @@ from chatcustody.search._plan import Facets, compile_plan
 from chatcustody.search._query import MODES, Query, parse, parse_time
 from chatcustody.search._resolve import resolve_conversations, resolve_participants
 from chatcustody.search._stream import Filters, candidates, count_index, oversize_rows
+from chatcustody.store import schema as t
+from chatcustody.tags import tagged_ids
 from chatcustody.vault import Vault
 
 TOTAL_CAP: Final[int] = 1000
@@ -40,12 +43,34 @@ MAX_LIMIT: Final[int] = 10_000
 class Scope:
     """What the caller may see: vault conversation ids and a window [after_ms, before_ms).
 
-    ``None`` leaves that dimension unrestricted; an empty set allows nothing.
+    A retrieval request's scope adds vault participant ids of senders, message types and
+    an explicit set of record ids. ``None`` leaves that dimension unrestricted; an empty
+    set allows nothing.
     """
 
     conversation_ids: frozenset[int] | None = None
     after_ms: int | None = None
     before_ms: int | None = None
+    sender_ids: frozenset[int] | None = None
+    types: frozenset[str] | None = None
+    record_ids: frozenset[int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form for audit details (record ids counted, not listed)."""
+        out: dict[str, Any] = {
+            "conversation_ids": None
+            if self.conversation_ids is None
+            else sorted(self.conversation_ids),
+            "after_ms": self.after_ms,
+            "before_ms": self.before_ms,
+        }
+        if self.sender_ids is not None:
+            out["sender_ids"] = sorted(self.sender_ids)
+        if self.types is not None:
+            out["types"] = sorted(self.types)
+        if self.record_ids is not None:
+            out["records"] = len(self.record_ids)
+        return out
 
 
 @dataclass(frozen=True)
@@ -151,14 +176,23 @@ def _filters(
     scope = scope or Scope()
     convs = resolve_conversations(vault, conn, query.conversations) if query.conversations else None
     senders = resolve_participants(vault, conn, query.senders) if query.senders else None
+    types = set(query.types) or None
+    if scope.types is not None:
+        types = set(scope.types) if types is None else types & scope.types
     return Filters(
         conversation_ids=_intersect(convs, scope.conversation_ids),
-        sender_ids=senders,
-        types=sorted(set(query.types)) or None,
+        sender_ids=_intersect(senders, scope.sender_ids),
+        types=None if types is None else sorted(types),
         after_ms=_bound([query.after_ms, scope.after_ms], max),
         before_ms=_bound([query.before_ms, scope.before_ms], min),
         cursor=cursor,
         newest_first=newest_first,
+        record_ids=_intersect(
+            tagged_ids(vault, conn, query.tags) if query.tags else None, scope.record_ids
+        ),
+        dialect=conn.dialect.name,
+        shredded=set(conn.execute(select(t.shredded_conversations.c.conversation_id)).scalars())
+        or None,
     )
 
 
@@ -224,7 +258,7 @@ def run_search(
         raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}")
     if not (query.clauses or query.excluded or query.senders or query.conversations):
         timed = query.after_ms is not None or query.before_ms is not None
-        if not (query.types or timed or query.has_attachment):
+        if not (query.types or timed or query.has_attachment or query.tags):
             raise UsageError("empty query: give words, phrases or filters")
     newest = not oldest
     after = decode_cursor(cursor, newest) if cursor else None
@@ -326,15 +360,7 @@ def search(
                 "query": text,
                 "mode": mode,
                 "filters": query.describe(),
-                "scope": None
-                if scope is None
-                else {
-                    "conversation_ids": None
-                    if scope.conversation_ids is None
-                    else sorted(scope.conversation_ids),
-                    "after_ms": scope.after_ms,
-                    "before_ms": scope.before_ms,
-                },
+                "scope": None if scope is None else scope.to_json(),
                 "oldest": oldest,
                 "cursor": cursor is not None,
                 "total": result.total,

@@ -303,6 +303,37 @@ tags = Table(
     Index("ix_tags_name", "name_key"),
 )
 
+# -- legal holds and crypto-shredding (migration 0006) ----------------------------------------
+# A hold's reason and case reference are sealed with the ``access`` key; ``released_ms`` NULL
+# means the hold is in force. A shredded conversation keeps its rows (the ledger needs them)
+# but its ``dek_sealed`` and ``name_enc`` are emptied: ``shredded_conversations`` says when,
+# by whom and under which approval.
+
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("placed_by", String(128), nullable=False),
+    Column("placed_ms", BigInteger, nullable=False),
+    Column("details_enc", LargeBinary, nullable=False),
+    Column("released_by", String(128), nullable=True),
+    Column("released_ms", BigInteger, nullable=True),
+    Column("release_approval", Integer, nullable=True),
+    Index("ix_legal_holds_conversation", "conversation_id"),
+)
+
+shredded_conversations = Table(
+    "shredded_conversations",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), primary_key=True),
+    Column("shredded_ms", BigInteger, nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("confirmed_by", String(128), nullable=False),
+    Column("approval", Integer, nullable=True),
+    Column("records", BigInteger, nullable=False),
+)
+
 # Search index (search/_index.py). The full-text tables themselves — ``search_fts`` and
 # ``search_fts_bag`` (FTS5) on SQLite, ``search_fts`` (tsvector, GIN) on PostgreSQL — are
 # dialect-specific and made by migration 0003 only; they hold keyed tokens, never text.
@@ -318,4 +349,64 @@ search_oversize = Table(
     "search_oversize",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=False),  # a records.id
+)
+
+# -- retrieval requests (migration 0005) -----------------------------------------------------
+# Who supervises whom, and the 电子证据调取申请单 with its history and attachments. The form
+# (case reference, legal basis, reason, scope, keywords, outputs) and every reason in the
+# history are sealed with the ``access`` key; the granting columns (status, approver, expiry,
+# the sealed body's digest) carry a row MAC, so a request widened or extended by hand in the
+# database is refused, not obeyed. Attachments are acquired originals (``sources``).
+
+supervisors = Table(
+    "supervisors",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True, autoincrement=False),
+    Column("supervisor_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("set_by", String(128), nullable=False),
+    Column("set_ms", BigInteger, nullable=False),
+    Column("mac", LargeBinary(32), nullable=False),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("requester_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("approver_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("expires_ms", BigInteger, nullable=True),
+    Column("body_enc", LargeBinary, nullable=False),
+    Column("mac", LargeBinary(32), nullable=False),
+    Index("ix_requests_requester", "requester_id"),
+    Index("ix_requests_status", "status"),
+)
+
+request_events = Table(
+    "request_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("request_id", Integer, ForeignKey("requests.id"), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("transition", String(24), nullable=False),
+    Column("from_status", String(24), nullable=True),
+    Column("to_status", String(24), nullable=False),
+    Column("note_enc", LargeBinary, nullable=True),
+    Index("ix_request_events_request", "request_id"),
+)
+
+request_attachments = Table(
+    "request_attachments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("request_id", Integer, ForeignKey("requests.id"), nullable=False),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("added_by", String(128), nullable=False),
+    Column("added_ms", BigInteger, nullable=False),
+    Column("name_enc", LargeBinary, nullable=False),
+    Index("ix_request_attachments_request", "request_id"),
 )
