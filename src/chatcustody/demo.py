@@ -37,6 +37,7 @@ from chatcustody.identity import (
     create_user,
     reset_otp,
     set_password,
+    set_supervisor,
     user_exists,
 )
 from chatcustody.identity._secrets import new_password
@@ -63,6 +64,12 @@ USERS: Final[dict[str, tuple[Role | None, tuple[Tier, ...], tuple[str, ...]]]] =
     "admin": (None, (Tier.ADMIN,), ()),
     "admin2": (None, (Tier.ADMIN,), ()),
     "auditor": (None, (Tier.AUDITOR,), ()),
+}
+#: user → direct supervisor (who approves their retrieval requests)
+SUPERVISORS: Final[dict[str, str]] = {
+    "agent": "team_lead",
+    "team_lead": "executive",
+    "legal": "executive",
 }
 #: group → platform conversation ids it holds
 GROUPS: Final[dict[str, tuple[str, ...]]] = {
@@ -114,6 +121,7 @@ class DemoUser:
     password: str
     totp_secret: str
     otpauth_uri: str
+    supervisor: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -125,6 +133,7 @@ class DemoUser:
             "password": self.password,
             "totp_secret": self.totp_secret,
             "otpauth_uri": self.otpauth_uri,
+            "supervisor": self.supervisor,
         }
 
 
@@ -240,8 +249,11 @@ def build_demo(vault: Vault, new: bool) -> DemoResult:
                 password,
                 enrolment.totp_secret,
                 enrolment.otpauth_uri,
+                SUPERVISORS.get(username),
             )
         )
+    for username, supervisor in SUPERVISORS.items():
+        set_supervisor(vault, admin, username, supervisor)
     duty = conversations.get("wrOgQhDgAAguardduty")
     if duty is not None:
         legal = actor_of(vault, "legal")

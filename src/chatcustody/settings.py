@@ -72,6 +72,53 @@ class Settings(BaseSettings):
     totp_issuer: str = Field(
         default="chatcustody", description="Issuer shown by authenticator apps for TOTP."
     )
+    request_approval_days: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="An approved retrieval request expires this many days after approval.",
+    )
+    request_context_messages: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="Messages of context on each side of a keyword match in a request's scope.",
+    )
+    notify_webhook_url: str | None = Field(
+        default=None,
+        description="POST a JSON notice of each retrieval-request transition here (optional).",
+    )
+    notify_smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for e-mail notices of retrieval requests (optional).",
+    )
+    notify_smtp_port: int = Field(
+        default=25, ge=1, le=65535, description="Port of the SMTP server for notices."
+    )
+    notify_smtp_from: str = Field(
+        default="chatcustody@localhost", description="Sender address of e-mail notices."
+    )
+    notify_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Timeout of one webhook or SMTP notice, in seconds."
+    )
+
+    tsa_url: str | None = Field(
+        default=None,
+        description="RFC 3161 time-stamping authority (http/https URL): evidence packages get "
+        "timestamp tokens over SHA256SUMS and SM3SUMS; unset means no timestamps.",
+    )
+    tsa_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA certificate(s) the TSA chains to; tokens are checked "
+        "against it at export and it is copied into the package. Needed with tsa_url.",
+    )
+    evidence_key_fingerprint: str | None = Field(
+        default=None,
+        description="SHA-256 fingerprint of the vault key evidence packages must be signed "
+        "with, obtained independently of any package: verify-package pins it unless "
+        "--key-fingerprint is given; unset means packages are checked only against the "
+        "public key they carry.",
+    )
 
 
 def load_settings() -> Settings:

@@ -89,6 +89,7 @@ def test_demo_builds_and_reopens(tmp_path: Path) -> None:
     assert {"agent", "team_lead", "legal", "executive", "operator", "admin", "auditor"} <= set(
         users
     )
+    assert users["agent"]["supervisor"] == "team_lead"  # who approves the agent's requests
     second = json.loads(_run_ok(cmd, env).stdout)
     assert second["import"]["imported"] == 0
     assert all(f["already_imported"] for f in second["import"]["files"])

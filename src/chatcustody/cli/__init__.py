@@ -14,19 +14,24 @@ from chatcustody import __version__
 from chatcustody.cli import (
     audit_cmd,
     demo_cmd,
+    export_cmd,
     formats_cmd,
     group_cmd,
+    hold_cmd,
     import_cmd,
     init_cmd,
     keys_cmd,
     log_cmd,
     quarantine_cmd,
     reindex_cmd,
+    request_cmd,
     search_cmd,
     serve_cmd,
+    shred_cmd,
     timeline_cmd,
     user_cmd,
     verify_cmd,
+    verify_package_cmd,
 )
 from chatcustody.cli._common import AppState, err_console
 from chatcustody.errors import BadInputError, ChatCustodyError, IntegrityError
@@ -79,11 +84,16 @@ for module in (
     timeline_cmd,
     audit_cmd,
     serve_cmd,
+    shred_cmd,
+    export_cmd,
+    verify_package_cmd,
 ):
     module.register(app)
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(user_cmd.app, name="user")
 app.add_typer(group_cmd.app, name="group")
+app.add_typer(hold_cmd.app, name="hold")
+app.add_typer(request_cmd.app, name="request")
 
 
 def main() -> None:

@@ -88,8 +88,9 @@ def _present(directory: Path, secret: str, result: object, url: str | None, as_j
     for u in result.users:
         held = u.role.value if u.role else ",".join(x.value for x in u.tiers)
         groups = f"; groups {','.join(u.groups)}" if u.groups else ""
+        boss = f"; supervisor {u.supervisor}" if u.supervisor else ""
         console.print(
-            f"  {u.username:<10} {held}{groups}\n"
+            f"  {u.username:<10} {held}{groups}{boss}\n"
             f"             password {u.password}   TOTP secret {u.totp_secret}",
             highlight=False,
             soft_wrap=True,

@@ -17,9 +17,13 @@ router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"], responses=PRO
 
 
 class ApprovalParams(BaseModel):
-    """Parameters: ``reencrypt`` for keys.rotate; ``user`` (+ ``role``/``tiers``) otherwise."""
+    """Parameters: ``reencrypt`` for keys.rotate; ``user`` (+ ``role``/``tiers``) otherwise.
+
+    ``user.supervisor`` takes ``user`` and ``supervisor`` (omitted: clear it).
+    """
 
     user: Name | None = None
+    supervisor: Name | None = None
     role: Name | None = None
     tiers: list[Name] = Field(default_factory=list, max_length=3)
     reencrypt: bool = False
@@ -28,7 +32,7 @@ class ApprovalParams(BaseModel):
 class ApprovalIn(BaseModel):
     """A dual-control action to request (available in this build)."""
 
-    action: Literal["keys.rotate", "role.elevate", "user.delete"]
+    action: Literal["keys.rotate", "role.elevate", "user.delete", "user.supervisor"]
     params: ApprovalParams = Field(default_factory=ApprovalParams)
 
 
