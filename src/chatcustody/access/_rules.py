@@ -173,10 +173,9 @@ def grant_request(actor: Actor, action: Action, resource: Resource) -> Decision 
     if action is Action.EXPORT:
         return _grant_export(actor, grant)
     if actor.user_id is None or actor.user_id != grant.requester_id:
-        return _deny(
-            f"retrieval request {rid} is {grant.requester}'s: only its requester reads under it",
-            rule,
-        )
+        # The same answer as for a request that does not exist: reading under someone
+        # else's request must not reveal that it exists, nor who filed it.
+        return _deny(f"retrieval request {rid} not found", rule)
     if actor.role is None:
         return _deny(f"{actor.describe()} reads no chat content", rule)
     if grant.expires_ms is not None and actor.at_ms >= grant.expires_ms:

@@ -411,8 +411,12 @@ def add_attachment(
     if actor.user_id != request.requester_id:
         _deny(vault, actor, "attach", request_id, "only the requester may attach documents")
     if request.status is not Status.DRAFT:
-        raise ConflictError(
-            f"retrieval request {request_id} is {request.status.value}: attach before submitting"
+        _conflict(
+            vault,
+            actor,
+            "attach",
+            request_id,
+            f"retrieval request {request_id} is {request.status.value}: attach before submitting",
         )
     if not path.is_file():
         raise UsageError(f"{path}: not a file")
