@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Protocol
 
 from typer.testing import CliRunner
 
@@ -16,8 +17,16 @@ from tests.conftest import PASSPHRASE
 from tests.people import build_world
 
 
-def test_request_commands(tmp_path: Path) -> None:
-    """new (with an attachment) → submit → approve (TOTP) → show/list, all with --json."""
+class Cli(Protocol):
+    def __call__(self, *args: str, ok: bool = ...) -> str: ...
+
+
+def _world_and_cli(tmp_path: Path) -> tuple[Any, Cli]:
+    """Return the people world in a new vault and a runner of the CLI on it.
+
+    The runner asserts the exit code (0 when ``ok``) and returns the output; for a refusal,
+    the output, errors and the exception's text together.
+    """
     vault_dir = tmp_path / "v"
     vault = Vault.create(vault_dir, Settings(vault=vault_dir), PASSPHRASE, "Asia/Shanghai")
     try:
@@ -30,7 +39,16 @@ def test_request_commands(tmp_path: Path) -> None:
     def cli(*args: str, ok: bool = True) -> str:
         result = runner.invoke(app, ["--vault", str(vault_dir), *args], env=env)
         assert (result.exit_code == 0) is ok, (args, result.output, result.exception)
-        return result.output
+        if ok:
+            return result.output
+        return result.output + result.stderr + str(result.exception or "")
+
+    return world, cli
+
+
+def test_request_commands(tmp_path: Path) -> None:
+    """new (with an attachment) → submit → approve (TOTP) → show/list, all with --json."""
+    world, cli = _world_and_cli(tmp_path)
 
     cli("user", "set-supervisor", "agent", "team_lead")
     seal = tmp_path / "封存照片.jpg"
@@ -65,19 +83,7 @@ def test_request_commands(tmp_path: Path) -> None:
 
 def test_request_release_fixes_the_terms(tmp_path: Path) -> None:
     """release --recipient --redact stores legal's terms; a bad rule is refused, named."""
-    vault_dir = tmp_path / "v"
-    vault = Vault.create(vault_dir, Settings(vault=vault_dir), PASSPHRASE, "Asia/Shanghai")
-    try:
-        world = build_world(vault, tmp_path)
-    finally:
-        vault.close()
-    runner = CliRunner()
-    env = {"CHATCUSTODY_PASSPHRASE": PASSPHRASE}
-
-    def cli(*args: str, ok: bool = True) -> str:
-        result = runner.invoke(app, ["--vault", str(vault_dir), *args], env=env)
-        assert (result.exit_code == 0) is ok, (args, result.output, result.exception)
-        return result.output + result.stderr + str(result.exception or "")
+    world, cli = _world_and_cli(tmp_path)
 
     cli("user", "set-supervisor", "agent", "team_lead")
     made = json.loads(
