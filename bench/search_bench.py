@@ -47,7 +47,7 @@ from sqlalchemy import select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from _common import RESULTS, cpu_seconds, peak_rss_mb, write_results  # noqa: E402
+from _common import _EN, RESULTS, cpu_seconds, peak_rss_mb, write_results  # noqa: E402
 
 from chatcustody.ingest import import_file  # noqa: E402
 from chatcustody.search import (  # noqa: E402
@@ -139,47 +139,7 @@ _DOMAIN = [
     "没有",
     "可以",
 ]
-_EN_COMMON = [
-    "guard",
-    "patrol",
-    "shift",
-    "handover",
-    "camera",
-    "gate",
-    "access",
-    "alert",
-    "login",
-    "customer",
-    "complaint",
-    "order",
-    "delivery",
-    "late",
-    "refund",
-    "rider",
-    "agent",
-    "lead",
-    "legal",
-    "approval",
-    "evidence",
-    "record",
-    "chat",
-    "system",
-    "warning",
-    "checked",
-    "done",
-    "received",
-    "please",
-    "report",
-    "parking",
-    "lobby",
-    "elevator",
-    "fire",
-    "drill",
-    "alarm",
-    "key",
-    "visitor",
-    "ok",
-]
+_EN_COMMON = [*_EN, "ok"]  # the generator's English words, plus a very common one
 _EN_RARE = ["xylophone", "quokka", "zephyr", "juxtapose", "kumquat", "fjord", "sphinx", "vortex"]
 _EMOJI = ["👌", "🚓", "✅", "⚠️", "🙏", "😂", "👮", "📦", "👍🏽", "👨‍👩‍👧"]
 _TYPES = ["text"] * 90 + ["image"] * 4 + ["file"] * 2 + ["voice"] * 2 + ["link", "video"]

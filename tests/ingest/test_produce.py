@@ -160,6 +160,17 @@ time.sleep(60)
 """
 
 
+def _wait_until_blocked_on_pipe(pid: int) -> None:
+    """Poll the kernel until ``pid`` sleeps writing to a full pipe (the case under test)."""
+    wchan = Path(f"/proc/{pid}/wchan")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if "pipe" in wchan.read_text():
+            return
+        time.sleep(0.02)
+    pytest.fail(f"producer {pid} never blocked on its full pipe")
+
+
 def test_a_killed_importer_leaves_no_producer_behind(tmp_path: Path) -> None:
     """kill -9 of the importing process ends its producer too, and releases its stdout."""
     import signal
@@ -175,7 +186,7 @@ def test_a_killed_importer_leaves_no_producer_behind(tmp_path: Path) -> None:
     )
     assert proc.stdout is not None
     child = int(proc.stdout.readline())
-    time.sleep(0.5)  # the child fills the pipe and blocks writing
+    _wait_until_blocked_on_pipe(child)  # the child fills the pipe and blocks writing
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)  # hangs if the child kept the inherited stdout open
     deadline = time.monotonic() + 5
