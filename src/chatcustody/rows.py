@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 from chatcustody.crypto import FieldCipher
 from chatcustody.errors import IntegrityError
 from chatcustody.ledger import (
@@ -97,14 +99,31 @@ Prepared = tuple[bytes, str, bytes]
 """A row's parts that don't depend on its ids: (seed, ``commit_inner``, payload JSON bytes)."""
 
 
+def payload_bytes(obj: Any) -> bytes:
+    """Return the JSON of a sealed payload (orjson: ~5x faster than json on a record).
+
+    The payload is only encrypted, never hashed: any valid JSON that reads back to the same
+    values is enough (the leaf commits to the values, canonically encoded). A value orjson
+    refuses (an integer beyond 64 bits) goes through the standard library instead.
+    """
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def parse_payload(plain: bytes) -> Any:
+    """Parse a decrypted payload; raise ValueError when it is not JSON."""
+    try:
+        return orjson.loads(plain)
+    except orjson.JSONDecodeError:  # what only the standard library reads (NaN, say)
+        return json.loads(plain.decode("utf-8"))
+
+
 def prepare_fields(fields: Mapping[str, Any]) -> Prepared:
     """Return the seed, leaf commitments and payload of a row's fields (no ids needed)."""
     seed = new_seed()
-    # The payload is only encrypted, never hashed: plain (unsorted) JSON is enough.
-    payload = json.dumps(
-        {"fields": fields, "seed": seed.hex()}, ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
-    return seed, commit_inner(seed, fields), payload
+    return seed, commit_inner(seed, fields), payload_bytes({"fields": fields, "seed": seed.hex()})
 
 
 def seal_row(
@@ -150,7 +169,7 @@ def open_row(table: str, row: Mapping[Any, Any], cipher: FieldCipher) -> OpenedR
     what = f"{kind} {row['id']}"
     plain = cipher.open(bytes(row[payload_col]), row_aad(table, row), what)
     try:
-        obj = json.loads(plain.decode("utf-8"))
+        obj = parse_payload(plain)
         fields, seed = obj["fields"], bytes.fromhex(obj["seed"])
     except (ValueError, KeyError, TypeError) as exc:
         raise IntegrityError(f"{what}: payload is malformed ({exc})") from None

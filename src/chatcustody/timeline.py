@@ -28,7 +28,6 @@ also keeps its exact instant and original UTC offset.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +40,7 @@ from chatcustody.access import ids_in
 from chatcustody.audit import record_audit
 from chatcustody.errors import IntegrityError, UsageError
 from chatcustody.model import iso
-from chatcustody.rows import row_aad
+from chatcustody.rows import parse_payload, row_aad
 from chatcustody.search import (
     Scope,
     normalise,
@@ -237,7 +236,7 @@ def _events(vault: Vault, conn: Connection, after: int, before: int) -> list[Ent
     for row in rows:
         plain = cipher.open(bytes(row["payload"]), row_aad("events", row), f"event {row['id']}")
         try:
-            f = json.loads(plain)["fields"]
+            f = parse_payload(plain)["fields"]
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(f"event {row['id']}: payload is malformed ({exc})") from None
         text, category = str(f.get("text") or ""), str(f.get("category") or "")

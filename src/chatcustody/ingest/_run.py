@@ -19,6 +19,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 
 from chatcustody._env import now_ms
+from chatcustody._gc import quiet_gc
 from chatcustody.audit import append_audit
 from chatcustody.errors import BadInputError, ChatCustodyError, InputProblem, UsageError
 from chatcustody.importers import ParseResult, Rejected, SourceInput, choose
@@ -205,7 +207,17 @@ def _validate(
     return good, bad
 
 
-def _batches(items: Iterator[ParseResult], keyer: Keyer, size: int) -> Iterator[list[Keyed]]:
+def _batches(
+    items: Iterator[ParseResult], keyer: Keyer, size: int, ramp: bool = False
+) -> Iterator[list[Keyed]]:
+    """Group keyed items in batches of ``size``.
+
+    ``ramp`` starts with batches of 1/8, 1/4 and 1/2 of ``size``: with a producer process,
+    the writer waits only for a small first batch instead of a full one (on a 20,000-message
+    import the full first batch was a tenth of the time).
+    """
+    ramped = [max(1, size >> shift) for shift in (3, 2, 1)] if ramp else []
+    limit = ramped.pop(0) if ramped else size
     batch: list[Keyed] = []
     for item in items:
         if isinstance(item, Record):
@@ -217,9 +229,10 @@ def _batches(items: Iterator[ParseResult], keyer: Keyer, size: int) -> Iterator[
         else:
             key = b""  # Rejected: quarantined by the writer
         batch.append((item, key))
-        if len(batch) >= size:
+        if len(batch) >= limit:
             yield batch
             batch = []
+            limit = ramped.pop(0) if ramped else size
     if batch:
         yield batch
 
@@ -249,6 +262,20 @@ def import_file(
     skip_bad: bool = False,
 ) -> FileResult:
     """Import one export file; errors are returned in the result, never half-committed."""
+    with quiet_gc():
+        return _import_file(vault, path, format_name, tz, actor, progress, options, skip_bad)
+
+
+def _import_file(
+    vault: Vault,
+    path: Path,
+    format_name: str | None,
+    tz: str | None,
+    actor: str | None,
+    progress: Progress | None,
+    options: dict[str, str] | None,
+    skip_bad: bool,
+) -> FileResult:
     zone = check_zone(tz or vault.default_tz)
     if not path.exists():
         return FileResult(path, format_name or "?", error=UsageError(f"{path}: no such file"))
@@ -271,14 +298,15 @@ def import_file(
         writer = BatchWriter(vault, result.source.id, source)
         size = vault.settings.batch_size
 
-        def make_batches(src: SourceInput) -> Iterator[list[Keyed]]:
+        def make_batches(src: SourceInput, ramp: bool = False) -> Iterator[list[Keyed]]:
             items = _checked(src, importer.parse(src), attachments=skip_bad)
-            return _batches(items, Keyer(vault.blinder), size)
+            return _batches(items, Keyer(vault.blinder), size, ramp)
 
         batches: Generator[tuple[list[Keyed], dict[int, Prep] | None], None, None]
         if total > size and can_fork():  # more than one batch: parse in a second process
             batches = produce(
-                lambda: _own_source(path, zone, options, make_batches), hasher_for(vault)
+                lambda: _own_source(path, zone, options, partial(make_batches, ramp=True)),
+                hasher_for(vault),
             )
         else:
             batches = ((batch, None) for batch in make_batches(source))

@@ -20,7 +20,6 @@ rebuilds it from the records in one transaction (optionally under a fresh key).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from chatcustody.audit import append_audit
 from chatcustody.crypto import new_key
 from chatcustody.errors import IntegrityError
 from chatcustody.model import Record
-from chatcustody.rows import row_aad
+from chatcustody.rows import parse_payload, row_aad
 from chatcustody.search._tokens import DocTokens, TokenHasher, add_markers, doc_tokens
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault, key_purpose
@@ -42,7 +41,6 @@ from chatcustody.vault import Vault, key_purpose
 BLOCK_BITS: Final[int] = 10
 REINDEX_FLAG: Final[str] = "search_reindex_required"
 _REBUILD_BATCH: Final[int] = 2000
-_MERGE_PAGES: Final[int] = 64  # FTS5 merge work per ingest batch (pages written, ~4 KB each)
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -77,7 +75,7 @@ def open_fields(vault: Vault, conn: Connection, row: Any) -> dict[str, Any]:
     cipher = vault.conversation_cipher(conn, int(row["conversation_id"]))
     plain = cipher.open(bytes(row["payload"]), row_aad("records", row), f"record {row['id']}")
     try:
-        fields: dict[str, Any] = json.loads(plain)["fields"]
+        fields: dict[str, Any] = parse_payload(plain)["fields"]
     except (ValueError, KeyError, TypeError) as exc:
         raise IntegrityError(f"record {row['id']}: payload is malformed ({exc})") from None
     return fields
@@ -154,13 +152,6 @@ def index_docs(vault: Vault, conn: Connection, docs: Sequence[IndexDoc]) -> None
         if main:
             conn.exec_driver_sql("INSERT INTO search_fts (rowid, tokens) VALUES (?, ?)", main)
             conn.exec_driver_sql("INSERT INTO search_fts_bag (rowid, tokens) VALUES (?, ?)", bag)
-            for table in ("search_fts", "search_fts_bag") if _MERGE_PAGES else ():
-                # Merge segments a little after every batch (also across levels): each
-                # segment repeats the terms it holds, so fewer segments, a smaller index.
-                conn.execute(
-                    text(f"INSERT INTO {table} ({table}, rank) VALUES ('merge', :pages)"),
-                    {"pages": -_MERGE_PAGES},
-                )
     elif main:
         conn.exec_driver_sql(
             "INSERT INTO search_fts (id, tsv) VALUES (%s, CAST(%s AS tsvector))", main
