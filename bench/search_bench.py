@@ -648,6 +648,8 @@ def main() -> None:
     queries = make_queries(msgs, scanner, max(300, args.queries), args.seed)
     print(f"{len(queries)} queries", flush=True)
     results: dict[str, Any] = {"n": args.n, "tokenise_hash_us_per_message": round(tokenise_us, 1)}
+    if args.dir is not None:
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         work = Path(tmp)
         paths = write_exports(exports, work)

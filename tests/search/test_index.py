@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, conversation
 from tests.search.conftest import SAMPLE, ids
 from typer.testing import CliRunner
 
 from chatcustody.cli import app
 from chatcustody.errors import UsageError
+from chatcustody.ingest import import_file
 from chatcustody.search import doc_tokens, normalise, reindex, search
 from chatcustody.search._index import (
     doc_from_fields,
@@ -22,6 +23,7 @@ from chatcustody.search._index import (
     tokens_of,
     tsvector_literal,
 )
+from chatcustody.settings import Settings
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault
 from chatcustody.verify import verify_vault
@@ -201,3 +203,33 @@ def test_tokens_that_look_like_numbers_are_found(
             assert len(search(vault, query, audit=False).hits) == 1, query
     finally:
         _index._hasher.cache_clear()
+
+
+def _segments(vault: Vault) -> dict[str, int]:
+    """Return the number of FTS5 segments of each SQLite index table."""
+    with vault.engine.connect() as conn:
+        return {
+            table: int(
+                conn.execute(text(f"SELECT count(DISTINCT segid) FROM {table}_idx")).scalar_one()
+            )
+            for table in ("search_fts", "search_fts_bag")
+        }
+
+
+def test_a_big_import_leaves_one_segment_and_a_small_one_does_not(
+    tmp_path: Path, jsonl: Any
+) -> None:
+    """An import adding >= 1/8 of the records compacts the index; a small one leaves it to
+    automerge; search answers the same either way (FTS5 segments: SQLite only)."""
+    settings = Settings(vault=tmp_path / "vault", batch_size=50)
+    vault = Vault.create(settings.vault, settings, PASSPHRASE, "Asia/Shanghai")
+    first = import_file(vault, jsonl(conversation(400)))  # batch_size 50: many segments
+    assert first.error is None and first.counts.imported == 400
+    assert _segments(vault) == {"search_fts": 1, "search_fts_bag": 1}
+    small = import_file(vault, jsonl(conversation(20, prefix="late"), "late.jsonl"))
+    assert small.error is None and small.counts.imported == 20
+    assert _segments(vault) == {"search_fts": 2, "search_fts_bag": 2}
+    assert len(search(vault, "巡逻正常", limit=1000, audit=False).hits) == 420
+    assert sorted(h.id for h in search(vault, "第7条消息", limit=10, audit=False).hits) == [8, 408]
+    assert verify_vault(vault, full_index=True).ok
+    vault.close()

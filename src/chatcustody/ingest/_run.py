@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
+from chatcustody import search
 from chatcustody._env import now_ms
 from chatcustody._gc import quiet_gc
 from chatcustody.audit import append_audit
@@ -36,7 +37,6 @@ from chatcustody.ingest._keys import Keyer
 from chatcustody.ingest._produce import Prep, can_fork, produce
 from chatcustody.ingest._writer import BatchCounts, BatchWriter, Keyed
 from chatcustody.model import Amendment, Event, Record
-from chatcustody.search import hasher_for
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault, check_zone
 
@@ -306,7 +306,7 @@ def _import_file(
         if total > size and can_fork():  # more than one batch: parse in a second process
             batches = produce(
                 lambda: _own_source(path, zone, options, partial(make_batches, ramp=True)),
-                hasher_for(vault),
+                search.hasher_for(vault),
             )
         else:
             batches = ((batch, None) for batch in make_batches(source))
@@ -332,6 +332,7 @@ def _finish(vault: Vault, result: FileResult, actor: str | None) -> None:
         conn.execute(
             update(t.sources).where(t.sources.c.id == result.source.id).values(status="complete")
         )
+        search.compact_after_import(conn, result.counts.imported)
         append_audit(
             vault,
             conn,

@@ -12,6 +12,7 @@ from chatcustody.search._check_sample import DEFAULT_SAMPLE, Sampling
 from chatcustody.search._index import (
     IndexDoc,
     ReindexResult,
+    compact_after_import,
     hasher_for,
     index_docs,
     index_records,
@@ -37,6 +38,7 @@ from chatcustody.search._text import graphemes, normalise
 from chatcustody.search._tokens import DocTokens, TokenHasher, doc_tokens, part_tokens, term_tokens
 
 __all__ = [
+    "compact_after_import",
     "DEFAULT_SAMPLE",
     "MAX_LIMIT",
     "MODES",
