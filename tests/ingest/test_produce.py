@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -161,11 +162,11 @@ time.sleep(60)
 
 
 def _wait_until_blocked_on_pipe(pid: int) -> None:
-    """Poll the kernel until ``pid`` sleeps writing to a full pipe (the case under test)."""
-    wchan = Path(f"/proc/{pid}/wchan")
+    """Poll the kernel until a thread of ``pid`` sleeps writing to a full pipe (the case
+    under test: the child's sender thread, with its queue of batches ahead full)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if "pipe" in wchan.read_text():
+        if any("pipe" in w.read_text() for w in Path(f"/proc/{pid}/task").glob("*/wchan")):
             return
         time.sleep(0.02)
     pytest.fail(f"producer {pid} never blocked on its full pipe")
@@ -197,3 +198,48 @@ def test_a_killed_importer_leaves_no_producer_behind(tmp_path: Path) -> None:
             return
         time.sleep(0.05)
     pytest.fail("producer process outlived the killed importer")
+
+
+def _producer_alive_at_validation(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, at each validation, whether a producer child was already running."""
+    seen: list[bool] = []
+    real = _run._validate
+
+    def spying(*args: Any) -> Any:
+        seen.append(bool(multiprocessing.active_children()))
+        return real(*args)
+
+    monkeypatch.setattr(_run, "_validate", spying)
+    monkeypatch.setattr(_run, "_EARLY_PRODUCER_BYTES", 1000)
+    return seen
+
+
+def test_a_big_file_is_prepared_while_it_is_validated(
+    vault: Vault, jsonl: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the size threshold on, the producer runs during validation; the vault ends the
+    same: every message once, and it verifies."""
+    seen = _producer_alive_at_validation(monkeypatch)
+    messages = conversation(230)
+    result = import_file(vault, jsonl(messages))
+    assert result.error is None and result.counts.imported == 230
+    assert seen == [True]
+    assert [r["text"] for r in stored_records(vault)] == [m["text"] for m in messages]
+    assert verify_vault(vault, full_index=True).ok
+    assert not multiprocessing.active_children()
+
+
+def test_a_bad_record_found_by_validation_stops_the_early_producer(
+    vault: Vault, jsonl: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad last line rejects the big file: nothing committed, the producer killed."""
+    seen = _producer_alive_at_validation(monkeypatch)
+    messages = conversation(230)
+    messages[-1]["type"] = "hologram"
+    result = import_file(vault, jsonl(messages))
+    assert result.error is not None and "hologram" in str(result.error)
+    assert seen == [True]
+    assert stored_records(vault) == []
+    assert not multiprocessing.active_children()
+    with vault.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sources").scalar_one() == 0

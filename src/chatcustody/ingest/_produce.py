@@ -8,12 +8,15 @@ What a record's row needs falls in two parts:
 - what depends on the database: row, conversation and participant ids, ledger index, the
   AES-GCM seal under the conversation's key, the inserts, the index markers.
 
-For a file of more than one batch, ``produce`` forks a child that parses the file and
-computes the first part, and sends each batch through a pipe; the parent (the only
-process that touches the database) does the second part and commits. The batches are the
-same as without the child, so atomicity, dedupe and crash safety are unchanged: the
-child never writes anything, and dies with the parent (``PR_SET_PDEATHSIG`` on Linux; a
-broken pipe elsewhere) when the parent is killed.
+For a big file (or one found to hold more than one batch), ``produce`` forks a child that
+parses the file and computes the first part, and sends each batch through a pipe; the
+parent (the only process that touches the database) does the second part and commits. A
+big file's child starts before the parent validates the file, and prepares up to
+``AHEAD_BATCHES`` batches while the parent validates and acquires; if validation fails the
+child is killed, having written nothing. Each batch is committed exactly as without the
+child, so atomicity, dedupe and crash safety are unchanged: the child never writes
+anything, and dies with the parent (``PR_SET_PDEATHSIG`` on Linux; a broken pipe elsewhere)
+when the parent is killed.
 
 Records with an attachment the export includes are not prepared (their fields need the
 acquired blob); the writer prepares them itself, as it does every other item.
@@ -26,9 +29,12 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
+import pickle
+import queue
 import signal
+import threading
 import traceback
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, Final
 
@@ -43,6 +49,8 @@ Prep = tuple[Prepared, DocTokens]
 """A prepared record: (seed, leaf commitments, payload) and the tokens of its text."""
 
 _PR_SET_PDEATHSIG: Final[int] = 1  # linux/prctl.h
+AHEAD_BATCHES: Final[int] = 4  # prepared batches the child may hold beyond the pipe's
+_PUT_WAIT_S: Final[float] = 0.2  # how often a blocked child checks that its sender lives
 _KINDS: Final[dict[str, ConversationKind]] = {k.value: k for k in ConversationKind}
 _TYPES: Final[dict[str, MessageType]] = {m.value: m for m in MessageType}
 
@@ -173,22 +181,46 @@ def _child(
     # killed, a full pipe would block the child forever (and with it the parent's stdout).
     recv.close()
     _die_with_parent(parent)
+    # A sender thread drains a bounded queue into the pipe, so this thread keeps preparing
+    # up to AHEAD_BATCHES batches while the parent is busy (validating, acquiring, writing).
+    ahead: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD_BATCHES)
+    sender = threading.Thread(target=_send_all, args=(send, ahead), daemon=True)
+    sender.start()
+
+    def put(message: bytes | None) -> bool:
+        while sender.is_alive():  # gone: the parent closed the pipe (or was killed)
+            try:
+                ahead.put(message, timeout=_PUT_WAIT_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     try:
         for batch in make_batches():
-            send.send(("batch", [_pack(item, key, hasher) for item, key in batch]))
-        send.send(("end", None))
-    except BrokenPipeError:  # the parent is gone (killed, or stopped after an error)
-        pass
+            if not put(_dumps(("batch", [_pack(item, key, hasher) for item, key in batch]))):
+                return
+        put(_dumps(("end", None)))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        with contextlib.suppress(BrokenPipeError):
-            send.send(("error", _picklable(exc)))
+        put(_dumps(("error", _picklable(exc))))
     finally:
+        put(None)
+        sender.join()
         send.close()
 
 
-def _picklable(exc: BaseException) -> BaseException:
-    import pickle  # noqa: PLC0415
+def _dumps(message: tuple[str, Any]) -> bytes:
+    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
 
+
+def _send_all(send: Connection, ahead: queue.Queue[bytes | None]) -> None:
+    """Send queued messages until the None that ends them; stop if the parent is gone."""
+    with contextlib.suppress(BrokenPipeError, OSError):
+        while (message := ahead.get()) is not None:
+            send.send_bytes(message)
+
+
+def _picklable(exc: BaseException) -> BaseException:
     try:
         pickle.loads(pickle.dumps(exc))
         return exc
@@ -203,44 +235,67 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and os.name == "posix"
 
 
-def produce(
-    make_batches: Callable[[], Iterator[list[Keyed]]], hasher: TokenHasher
-) -> Generator[tuple[list[Keyed], dict[int, Prep] | None], None, None]:
-    """Yield the batches ``make_batches`` gives, made in a child process, with their preps.
+class Producer:
+    """The batches ``make_batches`` gives, made in a child process, with their preps.
 
-    The preps are keyed by ``id(item)``. ``make_batches`` runs in the child only: it must
-    open its own file handles. Closing the generator early stops the child.
+    The child starts at once (so it can run ahead while the caller validates the file) and
+    is killed by ``close`` (or at the end). Iterating yields ``(batch, preps)``, the preps
+    keyed by ``id(item)``. ``make_batches`` runs in the child only: it must open its own file
+    handles.
     """
-    ctx = multiprocessing.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(
-        target=_child, args=(os.getpid(), recv, send, make_batches, hasher), daemon=True
-    )
-    proc.start()
-    send.close()  # the child holds the only write end: EOF when it exits
-    try:
-        while True:
-            try:
-                tag, body = recv.recv()
-            except EOFError:
-                raise ChatCustodyError("the parser process ended unexpectedly") from None
-            if tag == "end":
-                return
-            if tag == "error":
-                raise body
-            batch: list[Keyed] = []
-            preps: dict[int, Prep] = {}
-            for packed in body:
-                keyed, prep = _unpack(packed)
-                batch.append(keyed)
-                if prep is not None:
-                    preps[id(keyed[0])] = prep
-            yield batch, preps
-    finally:
-        recv.close()
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
+
+    def __init__(
+        self, make_batches: Callable[[], Iterator[list[Keyed]]], hasher: TokenHasher
+    ) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._recv, send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(
+            target=_child, args=(os.getpid(), self._recv, send, make_batches, hasher), daemon=True
+        )
+        self._proc.start()
+        send.close()  # the child holds the only write end: EOF when it exits
+        self._closed = False
+
+    def __iter__(self) -> Producer:
+        return self
+
+    def __next__(self) -> tuple[list[Keyed], dict[int, Prep] | None]:
+        if self._closed:
+            raise StopIteration
+        try:
+            tag, body = self._recv.recv()
+        except EOFError:
+            self.close()
+            raise ChatCustodyError("the parser process ended unexpectedly") from None
+        if tag == "end":
+            self.close()
+            raise StopIteration
+        if tag == "error":
+            self.close()
+            raise body
+        batch: list[Keyed] = []
+        preps: dict[int, Prep] = {}
+        for packed in body:
+            keyed, prep = _unpack(packed)
+            batch.append(keyed)
+            if prep is not None:
+                preps[id(keyed[0])] = prep
+        return batch, preps
+
+    def close(self) -> None:
+        """Stop the child (at once if it is still working) and release the pipe."""
+        if self._closed:
+            return
+        self._closed = True
+        self._recv.close()
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join()
 
 
-__all__ = ["Keyed", "Prep", "can_fork", "prepare", "produce", "record_fields"]
+def produce(make_batches: Callable[[], Iterator[list[Keyed]]], hasher: TokenHasher) -> Producer:
+    """Start a producer process for ``make_batches``; iterate the result for its batches."""
+    return Producer(make_batches, hasher)
+
+
+__all__ = ["Keyed", "Prep", "Producer", "can_fork", "prepare", "produce", "record_fields"]

@@ -34,7 +34,7 @@ from chatcustody.errors import BadInputError, ChatCustodyError, InputProblem, Us
 from chatcustody.importers import ParseResult, Rejected, SourceInput, choose
 from chatcustody.ingest._acquire import AcquiredSource, acquire, digest_original, find_source
 from chatcustody.ingest._keys import Keyer
-from chatcustody.ingest._produce import Prep, can_fork, produce
+from chatcustody.ingest._produce import Prep, Producer, can_fork, produce
 from chatcustody.ingest._writer import BatchCounts, BatchWriter, Keyed
 from chatcustody.model import Amendment, Event, Record
 from chatcustody.store import schema as t
@@ -43,6 +43,9 @@ from chatcustody.vault import Vault, check_zone
 MAX_PROBLEMS_SHOWN: Final[int] = 20
 _CLEAR_LIMIT: Final[int] = 32  # platform, category: String(32) clear columns
 _ACTION_LIMIT: Final[int] = 16  # amendments.action: String(16)
+# From this input size a producer process starts before validation (~3,000 messages): below
+# it, forking could cost more than it saves.
+_EARLY_PRODUCER_BYTES: Final[int] = 1 << 20
 
 Progress = Callable[[str, int, int | None], None]
 """Callback (phase, done, total) for progress bars; total None when unknown."""
@@ -285,6 +288,23 @@ def _import_file(
         return FileResult(path, format_name or "?", error=exc)
     result = FileResult(path, importer.name)
     source = SourceInput(path, zone, options)
+    size = vault.settings.batch_size
+
+    def make_batches(src: SourceInput, ramp: bool = False) -> Iterator[list[Keyed]]:
+        items = _checked(src, importer.parse(src), attachments=skip_bad)
+        return _batches(items, Keyer(vault.blinder), size, ramp)
+
+    def start_producer() -> Producer:
+        return produce(
+            lambda: _own_source(path, zone, options, partial(make_batches, ramp=True)),
+            search.hasher_for(vault),
+        )
+
+    # A big file's producer starts now and prepares batches while this process hashes,
+    # validates and acquires the file; a smaller one's only once it is known to need it.
+    early = start_producer() if can_fork() and _input_bytes(path) >= _EARLY_PRODUCER_BYTES else None
+    batches: Producer | Generator[tuple[list[Keyed], dict[int, Prep] | None], None, None] | None
+    batches = early
     try:
         original = digest_original(path)
         with vault.engine.connect() as conn:
@@ -296,33 +316,31 @@ def _import_file(
         total, _ = _validate(path, _checked(source, importer.parse(source)), skip_bad, progress)
         result.source = acquire(vault, original, importer.name, actor)
         writer = BatchWriter(vault, result.source.id, source)
-        size = vault.settings.batch_size
-
-        def make_batches(src: SourceInput, ramp: bool = False) -> Iterator[list[Keyed]]:
-            items = _checked(src, importer.parse(src), attachments=skip_bad)
-            return _batches(items, Keyer(vault.blinder), size, ramp)
-
-        batches: Generator[tuple[list[Keyed], dict[int, Prep] | None], None, None]
-        if total > size and can_fork():  # more than one batch: parse in a second process
-            batches = produce(
-                lambda: _own_source(path, zone, options, partial(make_batches, ramp=True)),
-                search.hasher_for(vault),
-            )
-        else:
-            batches = ((batch, None) for batch in make_batches(source))
-        try:
-            for batch, preps in batches:
-                result.counts.add(writer.write(batch, preps))
-                if progress:
-                    progress("import", result.counts.imported + result.counts.duplicates, total)
-        finally:
-            batches.close()  # stops the producer process at once if a batch failed
+        if early is None:
+            if total > size and can_fork():  # more than one batch: parse in a second process
+                batches = start_producer()
+            else:
+                batches = ((batch, None) for batch in make_batches(source))
+        assert batches is not None
+        for batch, preps in batches:
+            result.counts.add(writer.write(batch, preps))
+            if progress:
+                progress("import", result.counts.imported + result.counts.duplicates, total)
         _finish(vault, result, actor)
     except ChatCustodyError as exc:
         result.error = exc
     finally:
+        if batches is not None:
+            batches.close()  # stops the producer process at once if anything failed
         source.close()
     return result
+
+
+def _input_bytes(path: Path) -> int:
+    """Return the size of a file, or of the files of a folder."""
+    if not path.is_dir():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def _finish(vault: Vault, result: FileResult, actor: str | None) -> None:
