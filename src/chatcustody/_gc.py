@@ -11,6 +11,7 @@ collector is only needed for cycles, which this work does not make in bulk.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
@@ -20,22 +21,35 @@ from typing import Final
 _BULK_THRESHOLD: Final[tuple[int, int, int]] = (100_000, 50, 100)
 
 
+_lock = threading.Lock()
+_depth = 0  # blocks open in this process (threads of the web server may overlap)
+_saved: tuple[int, int, int] = gc.get_threshold()
+
+
 @contextmanager
 def quiet_gc() -> Iterator[None]:
     """Freeze what exists now and collect rarely until the block ends.
 
     Objects alive on entry (modules, the vault, SQLAlchemy's metadata) move to the permanent
     generation, so the rare collections skip them; forked workers inherit the setting.
-    Nesting is harmless (an inner block's exit unfreezes early; collection stays correct).
+    Blocks may nest or overlap across threads: the first to enter changes the settings and
+    the last to leave restores them.
     """
-    saved = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*_BULK_THRESHOLD)
+    global _depth, _saved
+    with _lock:
+        if _depth == 0:
+            _saved = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(*_BULK_THRESHOLD)
+        _depth += 1
     try:
         yield
     finally:
-        gc.set_threshold(*saved)
-        gc.unfreeze()
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                gc.set_threshold(*_saved)
+                gc.unfreeze()
 
 
 __all__ = ["quiet_gc"]
