@@ -8,9 +8,12 @@ machines.
 
     python bench/import_formats_bench.py [--n 20000] [--formats wecom,whatsapp]
     python bench/import_formats_bench.py --big-mb 1024 --formats whatsapp,wecom   # memory check
+    python bench/import_formats_bench.py --big-mb 1024 --formats whatsapp,wecom --big-import
 
 --big-mb writes an export of about that size and parses it in a child process, printing its
 peak RSS next to the peak RSS for a file 1/16 as large: flat memory means the two are close.
+--big-import also imports each of them into a fresh vault and prints the peak RSS of the
+importing process and of its producer process.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import importlib.util
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -138,6 +142,23 @@ def child_parse(fmt: str, path: str, options: str) -> None:
     print(json.dumps({"items": count, "seconds": seconds, "peak_rss_mb": rss}))
 
 
+def child_import(fmt: str, path: str, options: str, work: str) -> None:
+    """Run in a child process: import a file into a fresh vault, print rates and peak RSS
+    (MiB) of this process and of its producer process as JSON."""
+    r = import_rate(fmt, Path(path), json.loads(options) or None, Path(work))
+    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    r["producer_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps(r))
+
+
+def _run_child(mode: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, mode, *args], capture_output=True, text=True, check=True
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
 def big(args: argparse.Namespace) -> None:
     gens = generators()
     work = Path(tempfile.mkdtemp(prefix="cc-big-"))
@@ -156,20 +177,25 @@ def big(args: argparse.Namespace) -> None:
                 if p.is_file()
             )
             opts = json.dumps(options_for(module, path) or {})
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", fmt, str(path), opts],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            r = json.loads(out.stdout)
+            r = _run_child("--child", fmt, str(path), opts)
             r["size_mb"] = round(size / 2**20)
             results[f"{name}-{label}"] = r
             print(
-                f"{name:10s} {label:5s} {r['size_mb']:>6} MB  {r['items']:>10,} items  {r['items'] / r['seconds']:>8,.0f}/s  peak RSS {r['peak_rss_mb']:.0f} MiB",
+                f"{name:10s} {label:5s} {r['size_mb']:>6} MB  {r['items']:>10,} items  {r['items'] / r['seconds']:>8,.0f}/s  peak RSS {r['peak_rss_mb']:.0f} MiB (parse)",
                 flush=True,
             )
-            path.unlink() if path.is_file() else None
+            if args.big_import:
+                vaults = work / f"vaults-{name}-{label}"
+                vaults.mkdir()
+                r = _run_child("--child-import", fmt, str(path), opts, str(vaults))
+                r["size_mb"] = round(size / 2**20)
+                results[f"{name}-{label}-import"] = r
+                print(
+                    f"{name:10s} {label:5s} {r['size_mb']:>6} MB  {r['items']:>10,} items  {r['import_per_s']:>8,}/s  peak RSS {r['peak_rss_mb']:.0f} MiB, producer {r['producer_peak_rss_mb']:.0f} MiB (full import)",
+                    flush=True,
+                )
+                shutil.rmtree(vaults)
+            path.unlink() if path.is_file() else shutil.rmtree(path)
     write_results("import_formats_big", {"big_mb": args.big_mb, "formats": results})
 
 
@@ -186,6 +212,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child_parse(*sys.argv[2:5])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-import":
+        child_import(*sys.argv[2:6])
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -195,6 +224,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--big-mb", type=int, default=0, help="memory check on exports of this size"
+    )
+    parser.add_argument(
+        "--big-import",
+        action="store_true",
+        help="with --big-mb, also import each export into a fresh vault (peak RSS of both processes)",
     )
     args = parser.parse_args()
     big(args) if args.big_mb else measure(args)

@@ -193,5 +193,11 @@ def iso(ms: int, offset_min: int) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    """Serialise ``value`` canonically: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """Serialise ``value`` canonically: sorted keys, no spaces, UTF-8 kept as is.
+
+    NaN and infinities are refused (ValueError): JSON has no such numbers, and readers
+    disagree on them, so a commitment to one could not be checked by standard tools.
+    """
+    return json.dumps(
+        value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    )

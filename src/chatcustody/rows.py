@@ -13,6 +13,7 @@ Writers (ingest, audit) and the verifier call the same functions, so they cannot
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -95,6 +96,8 @@ def row_aad(table: str, row: Mapping[Any, Any]) -> bytes:
     return "|".join(parts).encode("utf-8")
 
 
+_LONG_DIGITS: Final[re.Pattern[bytes]] = re.compile(rb"\d{19}")
+
 Prepared = tuple[bytes, str, bytes]
 """A row's parts that don't depend on its ids: (seed, ``commit_inner``, payload JSON bytes)."""
 
@@ -104,7 +107,9 @@ def payload_bytes(obj: Any) -> bytes:
 
     The payload is only encrypted, never hashed: any valid JSON that reads back to the same
     values is enough (the leaf commits to the values, canonically encoded). A value orjson
-    refuses (an integer beyond 64 bits) goes through the standard library instead.
+    refuses (an integer beyond 64 bits) goes through the standard library instead. NaN and
+    infinities, which orjson would write as null, never get here: the commitments computed
+    first refuse them (``model.canonical_json``).
     """
     try:
         return orjson.dumps(obj)
@@ -113,11 +118,18 @@ def payload_bytes(obj: Any) -> bytes:
 
 
 def parse_payload(plain: bytes) -> Any:
-    """Parse a decrypted payload; raise ValueError when it is not JSON."""
-    try:
-        return orjson.loads(plain)
-    except orjson.JSONDecodeError:  # what only the standard library reads (NaN, say)
-        return json.loads(plain.decode("utf-8"))
+    """Parse a decrypted payload; raise ValueError when it is not JSON.
+
+    orjson reads an integer beyond 64 bits as a float, which would no longer match its
+    commitment: a payload with a run of 19 or more digits (every such integer has one)
+    goes through the standard library, which keeps it exact.
+    """
+    if _LONG_DIGITS.search(plain) is None:
+        try:
+            return orjson.loads(plain)
+        except orjson.JSONDecodeError:  # what only the standard library reads
+            pass
+    return json.loads(plain.decode("utf-8"))
 
 
 def prepare_fields(fields: Mapping[str, Any]) -> Prepared:

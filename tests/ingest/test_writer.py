@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from chatcustody.importers import SourceInput
-from chatcustody.ingest import import_file
+from chatcustody.ingest import _run, import_file
 from chatcustody.ingest._acquire import acquire, digest_original
 from chatcustody.ingest._keys import Keyer
 from chatcustody.ingest._writer import BatchWriter
@@ -62,4 +63,33 @@ def test_conversation_first_seen_through_an_edit_gets_its_title(
             bytes(row["name_enc"]), conversation_aad(row), "t"
         )
     assert (title.decode(), row["kind"]) == ("值班频道", "channel")
+    assert verify_vault(vault).ok
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["one-process", "producer"])
+def test_a_changed_copy_in_the_same_file_is_a_variant_wherever_batches_fall(
+    vault: Vault, jsonl: Any, monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    """A message repeated later in the same file with new text is kept as a variant whether
+    the two copies land in one batch or in two (batch boundaries differ between paths)."""
+    monkeypatch.setattr(_run, "can_fork", lambda: fork)
+    # batch_size 50: copies 0 and 20 share a batch in one process; the producer's ramped
+    # batches (6, 12, 25, 50…) put them apart
+    messages = conversation(120)
+    messages[20] = {**messages[2], "text": "改过的第2条"}
+    messages.append(dict(messages[2]))  # an identical copy: a plain duplicate
+    result = import_file(vault, jsonl(messages))
+    assert result.error is None
+    c = result.counts
+    assert (c.imported, c.duplicates, c.variants, c.amendments) == (119, 2, 1, 1)
+    with vault.engine.connect() as conn:
+        row = conn.execute(select(t.amendments)).mappings().one()
+        fields = open_row(
+            "amendments", row, vault.conversation_cipher(conn, row["conversation_id"])
+        ).fields
+    assert (fields["action"], fields["message_id"], fields["text"]) == (
+        "variant",
+        "m-2",
+        "改过的第2条",
+    )
     assert verify_vault(vault).ok

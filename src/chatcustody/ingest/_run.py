@@ -9,12 +9,15 @@ Order of work for one file, and why:
 4. Parse again and commit in batches; each batch is atomic with its signed tree head.
    Keys already stored are skipped, so re-running after a crash finishes exactly once.
    A file of more than one batch is parsed (and its records prepared) by a producer
-   process while this one writes (``_produce``).
+   process while this one writes (``_produce``); for a file of 1 MiB or more that process
+   starts before step 1 and prepares the first batches while this one hashes, validates
+   and acquires.
 5. Mark the source complete and audit the import's counts.
 """
 
 from __future__ import annotations
 
+import logging
 import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -25,6 +28,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from chatcustody import search
 from chatcustody._env import now_ms
@@ -39,6 +43,8 @@ from chatcustody.ingest._writer import BatchCounts, BatchWriter, Keyed
 from chatcustody.model import Amendment, Event, Record
 from chatcustody.store import schema as t
 from chatcustody.vault import Vault, check_zone
+
+log = logging.getLogger(__name__)
 
 MAX_PROBLEMS_SHOWN: Final[int] = 20
 _CLEAR_LIMIT: Final[int] = 32  # platform, category: String(32) clear columns
@@ -327,6 +333,7 @@ def _import_file(
             if progress:
                 progress("import", result.counts.imported + result.counts.duplicates, total)
         _finish(vault, result, actor)
+        _compact_index(vault, result.counts.imported)
     except ChatCustodyError as exc:
         result.error = exc
     finally:
@@ -343,6 +350,21 @@ def _input_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _compact_index(vault: Vault, added: int) -> None:
+    """Compact the search index after a big import, in a transaction of its own.
+
+    The import is complete before this starts: a failed rewrite (no disk space for the
+    second copy, say) rolls back to the index as it was, which is correct, only larger.
+    """
+    if vault.engine.dialect.name != "sqlite" or added <= 0:
+        return
+    try:
+        with vault.begin() as conn:
+            search.compact_after_import(conn, added)
+    except OperationalError as exc:
+        log.warning("search index left uncompacted after the import: %s", exc)
+
+
 def _finish(vault: Vault, result: FileResult, actor: str | None) -> None:
     assert result.source is not None
     with vault.begin() as conn:
@@ -350,7 +372,6 @@ def _finish(vault: Vault, result: FileResult, actor: str | None) -> None:
         conn.execute(
             update(t.sources).where(t.sources.c.id == result.source.id).values(status="complete")
         )
-        search.compact_after_import(conn, result.counts.imported)
         append_audit(
             vault,
             conn,

@@ -103,8 +103,10 @@ class BatchWriter:
         existing, stored_records = self._existing_keys(conn, [k for _, k in items])
         self._prefetch_participants(conn, items)
         seen: set[bytes] = set()
-        # A record already stored under the same key but with different content (a re-export
-        # that changed it) is kept as a "variant" amendment, appended to this queue.
+        # A record already stored under the same key, or met earlier in this batch, but with
+        # different content (a re-export that changed it) is kept as a "variant" amendment,
+        # appended to this queue: batch boundaries never decide what is kept.
+        first_in_batch: dict[bytes, Record] = {}
         queue: list[Keyed] = list(items)
         record_rows: list[dict[str, Any]] = []
         amend_rows: list[dict[str, Any]] = []
@@ -122,8 +124,8 @@ class BatchWriter:
             is_variant = n >= len(items)  # appended below; its key was checked there
             if not is_variant and (key in existing or key in seen):
                 counts.duplicates += 1
-                if isinstance(item, Record) and key in stored_records:
-                    variant = self._variant(conn, item, stored_records[key])
+                if isinstance(item, Record):
+                    variant = self._variant(conn, item, stored_records, first_in_batch, key)
                     if variant is not None and variant[1] not in seen:
                         seen.add(variant[1])
                         queue.append(variant)
@@ -131,6 +133,7 @@ class BatchWriter:
                 continue
             seen.add(key)
             if isinstance(item, Record):
+                first_in_batch[key] = item
                 conv_id, cipher = self._conversation(conn, item, counts)
                 sender_id = self._participant(
                     conn, item.platform, item.sender_id, item.sender_name, item.timestamp_ms, counts
@@ -222,13 +225,27 @@ class BatchWriter:
         return counts
 
     def _variant(
-        self, conn: Connection, item: Record, stored: Any
+        self,
+        conn: Connection,
+        item: Record,
+        stored_records: dict[bytes, Any],
+        first_in_batch: dict[bytes, Record],
+        key: bytes,
     ) -> tuple[Amendment, bytes] | None:
-        """Return an amendment keeping ``item`` if it differs from the stored record."""
-        cipher = self._vault.conversation_cipher(conn, int(stored["conversation_id"]))
-        old = open_row("records", stored, cipher).fields
+        """Return an amendment keeping ``item`` if it differs from the record kept under
+        ``key`` (stored before, or first met in this batch)."""
         new = (item.text, item.type.value, item.sender_id, item.timestamp_ms)
-        if new == (old["text"], old["type"], old["sender_id"], old["timestamp_ms"]):
+        if key in stored_records:
+            stored = stored_records[key]
+            cipher = self._vault.conversation_cipher(conn, int(stored["conversation_id"]))
+            f = open_row("records", stored, cipher).fields
+            old = (f["text"], f["type"], f["sender_id"], f["timestamp_ms"])
+        elif key in first_in_batch:
+            r = first_in_batch[key]
+            old = (r.text, r.type.value, r.sender_id, r.timestamp_ms)
+        else:  # an amendment or event under the same key: nothing to compare
+            return None
+        if new == old:
             return None
         assert item.message_id is not None  # content-keyed records differ in key instead
         variant = Amendment(
