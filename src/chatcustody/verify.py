@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -106,11 +107,9 @@ def _check_ledger(conn: Connection, vault: Vault, report: VerifyReport) -> bool:
     head_iter = iter(heads)
     head = next(head_iter, None)
     expected = 0
-    result = conn.execute(
-        select(t.leaves.c.idx, t.leaves.c.hash).order_by(t.leaves.c.idx),
-        execution_options={"yield_per": _FETCH_ROWS},
-    )
-    for idx, h in result:
+    cursor = _stream_cursor(conn)
+    cursor.execute("SELECT idx, hash FROM leaves ORDER BY idx")
+    for idx, h in _fetched(cursor):
         if idx != expected:
             report.fail(f"ledger: leaf {expected} is missing (next stored leaf is {idx})")
             return False
@@ -174,7 +173,6 @@ def _check_range(vault: Vault, table_name: str, lo: int, hi: int) -> _RangeResul
     kind = CLEAR_COLUMNS[table_name][0]
     fixed = _fixed_cipher(vault, table_name)
     out = _RangeResult()
-    # Driver-level SQL: SQLAlchemy's per-row result processing cost more than the AES-GCM.
     quote = vault.engine.dialect.identifier_preparer.quote
     mark = "?" if vault.engine.dialect.paramstyle == "qmark" else "%s"
     query = (
@@ -193,7 +191,7 @@ def _check_range(vault: Vault, table_name: str, lo: int, hi: int) -> _RangeResul
                 )
             ).scalars()
         )
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = _stream_cursor(conn)
         cursor.execute(query, (lo, hi))
         keys = [d[0] for d in cursor.description]
         for values in _fetched(cursor):
@@ -234,6 +232,19 @@ def _check_range(vault: Vault, table_name: str, lo: int, hi: int) -> _RangeResul
             ):
                 out.fail(f"{what}: clear time/type columns disagree with the sealed content")
     return out
+
+
+def _stream_cursor(conn: Connection) -> Any:
+    """Return a DBAPI cursor in ``conn``'s transaction that streams its rows.
+
+    Driver-level rows skip SQLAlchemy's per-row processing, which cost more than the
+    AES-GCM. On PostgreSQL the cursor is a server-side (named) one, so a large result is
+    fetched in pieces instead of loaded whole.
+    """
+    raw: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        return raw.cursor(name=f"verify_{uuid.uuid4().hex[:12]}")
+    return raw.cursor()
 
 
 def _fetched(cursor: Any) -> Iterator[tuple[Any, ...]]:

@@ -203,9 +203,9 @@ def _sqlite_queries(toks: DocTokens) -> tuple[list[str], list[str]]:
         ("^" if i == 0 else "") + '"' + " ".join(pos[i : i + _CHUNK]) + '"'
         for i in range(0, len(pos), _CHUNK)
     ]
-    bag = sorted(toks.bag)
-    bags = [" AND ".join(f'"{x}"' for x in bag[i : i + _CHUNK]) for i in range(0, len(bag), _CHUNK)]
-    return phrases, bags
+    # One query per bag token: FTS5 seeks a single term's doclist to the rowid, but walks
+    # every doclist of an AND (0.3 ms against 5.3 ms a record at 1M records).
+    return phrases, [f'"{x}"' for x in sorted(toks.bag)]
 
 
 def check_sampled(
