@@ -243,3 +243,21 @@ def test_a_bad_record_found_by_validation_stops_the_early_producer(
     assert not multiprocessing.active_children()
     with vault.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM sources").scalar_one() == 0
+
+
+def test_batches_sent_without_tokens_are_tokenised_by_the_writer(
+    vault: Vault, jsonl: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the producer leaves tokenising to the writer (it is the slower one), the index
+    holds exactly what it would have: every search and the full index check agree."""
+    real = _produce._pack
+    monkeypatch.setattr(
+        _produce, "_pack", lambda item, key, hasher, tokens=True: real(item, key, hasher, False)
+    )
+    messages = conversation(180)
+    result = import_file(vault, jsonl(messages))
+    assert result.error is None and result.counts.imported == 180
+    assert [h.id for h in search.search(vault, "第7条消息", limit=5, audit=False).hits] == [8]
+    assert len(search.search(vault, "巡逻正常", limit=500, audit=False).hits) == 180
+    report = verify_vault(vault, full_index=True)
+    assert report.ok, report.failures

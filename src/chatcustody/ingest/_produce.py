@@ -18,6 +18,9 @@ child, so atomicity, dedupe and crash safety are unchanged: the child never writ
 anything, and dies with the parent (``PR_SET_PDEATHSIG`` on Linux; a broken pipe elsewhere)
 when the parent is killed.
 
+The child leaves a batch's search tokens to the parent when the parent has already taken
+every earlier batch (it would otherwise wait); the index is the same either way.
+
 Records with an attachment the export includes are not prepared (their fields need the
 acquired blob); the writer prepares them itself, as it does every other item.
 """
@@ -45,8 +48,9 @@ from chatcustody.rows import Prepared, prepare_fields
 from chatcustody.search import DocTokens, TokenHasher, part_tokens
 
 Keyed = tuple[Item | Rejected, bytes]
-Prep = tuple[Prepared, DocTokens]
-"""A prepared record: (seed, leaf commitments, payload) and the tokens of its text."""
+Prep = tuple[Prepared, DocTokens | None]
+"""A prepared record: (seed, leaf commitments, payload) and the tokens of its text (None:
+left to the writer, which then tokenises the record itself)."""
 
 _PR_SET_PDEATHSIG: Final[int] = 1  # linux/prctl.h
 AHEAD_BATCHES: Final[int] = 4  # prepared batches the child may hold beyond the pipe's
@@ -83,13 +87,17 @@ def unstored_attachments(r: Record) -> list[Attachment] | None:
     return [Attachment(a.name, a.mime, a.path, included=False) for a in r.attachments]
 
 
-def prepare(r: Record, hasher: TokenHasher) -> Prep | None:
-    """Return what a record's row needs that no database id changes (None: not preparable)."""
+def prepare(r: Record, hasher: TokenHasher, tokens: bool = True) -> Prep | None:
+    """Return what a record's row needs that no database id changes (None: not preparable).
+
+    ``tokens=False`` leaves the search tokens to the writer.
+    """
     attachments = unstored_attachments(r)
     if attachments is None:
         return None
     fields = record_fields(r, attachments)
-    return prepare_fields(fields), part_tokens(hasher, (r.text, *(a.name for a in attachments)))
+    toks = part_tokens(hasher, (r.text, *(a.name for a in attachments))) if tokens else None
+    return prepare_fields(fields), toks
 
 
 # -- transport: plain tuples pickle several times faster than dataclasses and enums ----------
@@ -137,13 +145,17 @@ def _unpack_record(p: tuple[Any, ...]) -> Record:
     )
 
 
-def _pack(item: Item | Rejected, key: bytes, hasher: TokenHasher) -> tuple[Any, ...]:
+def _pack(
+    item: Item | Rejected, key: bytes, hasher: TokenHasher, tokens: bool = True
+) -> tuple[Any, ...]:
     if type(item) is not Record:
         return (item, key, None)
-    prep = prepare(item, hasher)
+    prep = prepare(item, hasher, tokens)
     if prep is None:
         return (_pack_record(item), key, None)
     (seed, inner, payload), toks = prep
+    if toks is None:
+        return (_pack_record(item), key, (seed, inner, payload, None, None))
     return (_pack_record(item), key, (seed, inner, payload, toks.positional, list(toks.bag)))
 
 
@@ -153,7 +165,8 @@ def _unpack(packed: tuple[Any, ...]) -> tuple[Keyed, Prep | None]:
     if prep is None:
         return (item, key), None
     seed, inner, payload, positional, bag = prep
-    return (item, key), ((seed, inner, payload), DocTokens(positional, set(bag)))
+    toks = None if positional is None else DocTokens(positional, set(bag))
+    return (item, key), ((seed, inner, payload), toks)
 
 
 # -- the child process ------------------------------------------------------------------------
@@ -198,7 +211,12 @@ def _child(
 
     try:
         for batch in make_batches():
-            if not put(_dumps(("batch", [_pack(item, key, hasher) for item, key in batch]))):
+            # Tokenising is the part the writer can do as well: an empty queue means the
+            # parent has taken every batch and waits for this one, so it tokenises this
+            # batch itself; while batches queue up, the parent is the slower one.
+            tokens = ahead.qsize() > 0
+            packed = [_pack(item, key, hasher, tokens) for item, key in batch]
+            if not put(_dumps(("batch", packed))):
                 return
         put(_dumps(("end", None)))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it

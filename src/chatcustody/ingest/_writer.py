@@ -157,7 +157,8 @@ class BatchWriter:
                     record_rows.append(seal_row("records", row, fields, cipher, writer))
                 else:
                     record_rows.append(seal_prepared("records", row, prep[0], cipher, writer))
-                    part_tokens[key] = prep[1]
+                    if prep[1] is not None:  # else the index tokenises the record
+                        part_tokens[key] = prep[1]
                 next_record += 1
                 counts.imported += 1
                 counts.conversations.add(conv_id)
