@@ -41,22 +41,28 @@ def test_reexport_with_changed_text_keeps_both_versions(vault: Vault, jsonl: Any
     assert verify_vault(vault).ok
 
 
+@pytest.mark.parametrize("same_batch", [False, True], ids=["two-batches", "one-batch"])
 def test_conversation_first_seen_through_an_edit_gets_its_title(
-    vault: Vault, tmp_path: Path
+    vault: Vault, tmp_path: Path, same_batch: bool
 ) -> None:
-    """An edit that arrives before any record does not leave the conversation untitled."""
+    """An edit that arrives before any record does not leave the conversation untitled,
+    also when both are in one batch (the conversation's row is not inserted yet)."""
     path = tmp_path / "src.txt"
     path.write_text("x", "utf-8")
     source = acquire(vault, digest_original(path), "test", None)
     writer = BatchWriter(vault, source.id, SourceInput(path, ZoneInfo("UTC")))
     keyer = Keyer(vault.blinder)
     edit = Amendment("slack", "C1", "1.0", "edit", 1_700_000_000_000, 0, "U1", "new", "{}")
-    writer.write([(edit, keyer.amendment(edit))])
     record = Record(
         "slack", "C1", "值班频道", ConversationKind.CHANNEL, "1.0", "U1", "Bob",
         1_700_000_000_000, 0, MessageType.TEXT, "old", "{}",
     )  # fmt: skip
-    writer.write([(record, keyer.record(record))])
+    first, second = (edit, keyer.amendment(edit)), (record, keyer.record(record))
+    if same_batch:
+        writer.write([first, second])
+    else:
+        writer.write([first])
+        writer.write([second])
     with vault.engine.connect() as conn:
         row = conn.execute(select(t.conversations)).mappings().one()
         title = vault.conversation_cipher(conn, row["id"]).open(
