@@ -308,9 +308,10 @@ def _import_file(
 
     # A big file's producer starts now and prepares batches while this process hashes,
     # validates and acquires the file; a smaller one's only once it is known to need it.
-    early = start_producer() if can_fork() and _input_bytes(path) >= _EARLY_PRODUCER_BYTES else None
     batches: Producer | Generator[tuple[list[Keyed], dict[int, Prep] | None], None, None] | None
-    batches = early
+    batches = (
+        start_producer() if can_fork() and _input_bytes(path) >= _EARLY_PRODUCER_BYTES else None
+    )
     try:
         original = digest_original(path)
         with vault.engine.connect() as conn:
@@ -322,12 +323,10 @@ def _import_file(
         total, _ = _validate(path, _checked(source, importer.parse(source)), skip_bad, progress)
         result.source = acquire(vault, original, importer.name, actor)
         writer = BatchWriter(vault, result.source.id, source)
-        if early is None:
-            if total > size and can_fork():  # more than one batch: parse in a second process
-                batches = start_producer()
-            else:
-                batches = ((batch, None) for batch in make_batches(source))
-        assert batches is not None
+        if batches is None and total > size and can_fork():  # more than one batch
+            batches = start_producer()
+        elif batches is None:
+            batches = ((batch, None) for batch in make_batches(source))
         for batch, preps in batches:
             result.counts.add(writer.write(batch, preps))
             if progress:

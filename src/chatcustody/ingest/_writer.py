@@ -279,50 +279,50 @@ class BatchWriter:
         Afterwards a conversation of the batch that is not cached is new: an export with
         thousands of one-to-one chats costs one query per 500 of them, not two each.
         """
-        wanted: dict[bytes, tuple[str, str]] = {}
-        for item, _ in items:
-            if isinstance(item, Record | Amendment):
-                ident = (item.platform, item.conversation_id)
-                if ident not in self._conversations:
-                    key = self._vault.blinder.blind(ident[0], "conversation", ident[1])
-                    wanted[key] = ident
-        keys = list(wanted)
+        wanted = {
+            (item.platform, item.conversation_id)
+            for item, _ in items
+            if isinstance(item, Record | Amendment)
+            and (item.platform, item.conversation_id) not in self._conversations
+        }
+        found = self._stored_ids(conn, t.conversations, "conversation", wanted)
+        self._conversations.update(found)
+        self._absent = wanted - found.keys()
+
+    def _stored_ids(
+        self, conn: Connection, table: Any, kind: str, wanted: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """Return the ids of the stored rows of ``table`` among ``wanted`` (platform, source
+        id) pairs, looked up by their keyed hash in IN queries of 500."""
+        by_key = {self._vault.blinder.blind(p, kind, source): (p, source) for p, source in wanted}
+        keys = list(by_key)
+        found: dict[tuple[str, str], int] = {}
         for i in range(0, len(keys), _IN_CHUNK):
             rows = conn.execute(
-                select(
-                    t.conversations.c.id, t.conversations.c.platform, t.conversations.c.source_key
-                ).where(t.conversations.c.source_key.in_(keys[i : i + _IN_CHUNK]))
+                select(table.c.id, table.c.platform, table.c.source_key).where(
+                    table.c.source_key.in_(keys[i : i + _IN_CHUNK])
+                )
             )
-            for cid, platform, source_key in rows:
-                ident = wanted[bytes(source_key)]
+            for row_id, platform, source_key in rows:
+                ident = by_key[bytes(source_key)]
                 if ident[0] == platform:
-                    self._conversations[ident] = int(cid)
-        self._absent = {ident for ident in wanted.values() if ident not in self._conversations}
+                    found[ident] = int(row_id)
+        return found
 
     def _prefetch_participants(self, conn: Connection, items: Sequence[Keyed]) -> None:
         """Load, in a few queries, the stored participants this batch mentions."""
-        wanted: dict[bytes, tuple[str, str]] = {}
-        for item, _ in items:
-            if (
-                isinstance(item, Record)
-                and (item.platform, item.sender_id) not in self._participants
-            ):
-                key = self._vault.blinder.blind(item.platform, "participant", item.sender_id)
-                wanted[key] = (item.platform, item.sender_id)
+        wanted = {
+            (item.platform, item.sender_id)
+            for item, _ in items
+            if isinstance(item, Record)
+            and (item.platform, item.sender_id) not in self._participants
+        }
         if not wanted:
             return
-        keys = list(wanted)
-        found: dict[int, tuple[str, str]] = {}
-        for i in range(0, len(keys), _IN_CHUNK):
-            rows = conn.execute(
-                select(
-                    t.participants.c.id, t.participants.c.platform, t.participants.c.source_key
-                ).where(t.participants.c.source_key.in_(keys[i : i + _IN_CHUNK]))
-            )
-            for pid, platform, source_key in rows:
-                ident = wanted[bytes(source_key)]
-                if ident[0] == platform:
-                    found[int(pid)] = ident
+        found = {
+            pid: ident
+            for ident, pid in self._stored_ids(conn, t.participants, "participant", wanted).items()
+        }
         directory = self._vault.service_cipher("directory")
         latest: dict[int, Any] = {}
         ids = list(found)
